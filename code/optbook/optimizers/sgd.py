@@ -1,0 +1,74 @@
+"""Stochastic gradient descent with momentum, from scratch.
+
+The chapter "From gradient descent to adaptive steps" derives these equations; the labels
+in the comments are the chapter's:
+
+    (gd.1)  g_t = grad L(theta_{t-1}) + lambda * theta_{t-1}          (L2 weight decay)
+    (gd.2)  b_t = mu * b_{t-1} + (1 - tau) * g_t,  b_1 = g_1           (momentum, dampening tau)
+    (gd.3)  d_t = g_t + mu * b_t  (Nesterov)   or   d_t = b_t          (heavy ball)
+    (gd.4)  theta_t = theta_{t-1} - lr * d_t
+
+Reference: ``torch.optim.SGD`` (same arguments, same defaults).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from optbook.optimizers.base import PerParameterOptimizer, check_nonnegative
+
+
+class SGD(PerParameterOptimizer):
+    """SGD with optional (Nesterov) momentum, dampening and L2 weight decay."""
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float | Tensor = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults, foreach=foreach, differentiable=differentiable, fused=fused)
+
+    def validate(self, group: dict[str, Any]) -> None:
+        check_nonnegative(group, "lr", "the learning rate")
+        check_nonnegative(group, "momentum", "the momentum coefficient mu")
+        check_nonnegative(group, "weight_decay", "the L2 penalty lambda")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True needs momentum > 0 and dampening = 0 "
+                f"(got momentum={group['momentum']!r}, dampening={group['dampening']!r})"
+            )
+
+    def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {}  # the momentum buffer is created on the first step: b_1 = g_1
+
+    def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, mu, tau, lam = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+        if lam != 0:
+            grad = grad.add(param, alpha=lam)  # (gd.1)
+        if mu != 0:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = grad.detach().clone()  # (gd.2) b_1 = g_1
+            else:
+                state["momentum_buffer"].mul_(mu).add_(grad, alpha=1 - tau)  # (gd.2)
+            buf = state["momentum_buffer"]
+            grad = grad.add(buf, alpha=mu) if group["nesterov"] else buf  # (gd.3)
+        param.add_(grad, alpha=-lr)  # (gd.4)
