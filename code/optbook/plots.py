@@ -47,15 +47,25 @@ def plot_landscape(landscape: Landscape, ax: Axes | None = None, levels: int = 3
     return ax
 
 
+def _color(label: str, index: int, colors: Mapping[str, str] | None) -> str:
+    """``colors[label]`` if given, else the ``index``-th color of matplotlib's cycle."""
+    if colors is not None and label in colors:
+        return colors[label]
+    return f"C{index % 10}"
+
+
 def plot_paths(landscape: Landscape, paths: Mapping[str, Path], ax: Axes | None = None,
-               title: str | None = None) -> Axes:
-    """The landscape's contours with each optimizer's path drawn over them."""
+               title: str | None = None, *, colors: Mapping[str, str] | None = None) -> Axes:
+    """The landscape's contours with each optimizer's path drawn over them.
+
+    ``colors`` (label -> matplotlib color) keeps a method's color the same across panels.
+    """
     ax = plot_landscape(landscape, ax)
     for index, (label, path) in enumerate(paths.items()):
         points = path.points.numpy()
         finite = np.isfinite(points).all(axis=1)
         points = points[finite]
-        color = f"C{index % 10}"
+        color = _color(label, index, colors)
         ax.plot(points[:, 0], points[:, 1], "-o", color=color, markersize=2.5, linewidth=1.3, label=label)
         ax.plot(points[0, 0], points[0, 1], "o", color="black", markersize=5)
     if title is not None:
@@ -66,12 +76,16 @@ def plot_paths(landscape: Landscape, paths: Mapping[str, Path], ax: Axes | None 
 
 def plot_curves(curves: Mapping[str, Sequence[float] | torch.Tensor], ax: Axes | None = None, *,
                 logy: bool = True, xlabel: str = "step", ylabel: str = "loss",
-                title: str | None = None) -> Axes:
-    """One line per entry of ``curves`` (a loss, a step size, ...) against the step number."""
+                title: str | None = None, colors: Mapping[str, str] | None = None) -> Axes:
+    """One line per entry of ``curves`` (a loss, a step size, ...) against the step number.
+
+    ``colors`` (label -> matplotlib color) keeps a method's color the same across panels.
+    """
     ax = _axes(ax)
     for index, (label, values) in enumerate(curves.items()):
         values = torch.as_tensor(values, dtype=torch.float64).numpy()
-        ax.plot(np.arange(len(values)), values, color=f"C{index % 10}", label=label, linewidth=1.5)
+        ax.plot(np.arange(len(values)), values, color=_color(label, index, colors), label=label,
+                linewidth=1.5)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)

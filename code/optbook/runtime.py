@@ -18,8 +18,8 @@ def seed_everything(seed: int) -> torch.Generator:
     Returns a fresh ``torch.Generator`` seeded with ``seed`` as well, for code that
     wants its own stream of random numbers.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -6,8 +6,10 @@ block: in Jupyter, on Colab and in the built book (MyST renders the Markdown out
 
 from __future__ import annotations
 
+import ast
 import inspect
 import textwrap
+import types
 from typing import Any
 
 
@@ -45,16 +47,29 @@ def show_source(obj: Any, *, strip_docstring: bool = False) -> SourceCode:
 
 
 def _without_docstring(obj: Any, code: str) -> str:
-    doc = inspect.getdoc(obj)
-    if not doc:
+    """``code`` without the docstring of the function, class or module it defines.
+
+    Reads the docstring's lines from the syntax tree (not from ``inspect.getdoc``, which
+    would return a docstring inherited from a base class that ``code`` does not contain).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    node: ast.AST = tree
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    if not isinstance(obj, types.ModuleType) and tree.body and isinstance(tree.body[0], definitions):
+        node = tree.body[0]
+    body = getattr(node, "body", [])
+    if not body or not isinstance(body[0], ast.Expr):
+        return code
+    first = body[0].value
+    if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+        return code
+    if getattr(node, "lineno", 0) == first.lineno:  # a one-line ``def f(): "doc"``: keep it
         return code
     lines = code.splitlines()
-    for start, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith(('"""', "'''", 'r"""')):
-            quote = '"""' if '"""' in stripped else "'''"
-            end = start
-            if stripped.count(quote) < 2:
-                end = next(i for i in range(start + 1, len(lines)) if quote in lines[i])
-            return "\n".join(lines[:start] + lines[end + 1:])
-    return code
+    rest = lines[first.end_lineno:]
+    while rest and not rest[0].strip():  # and the blank lines that followed it
+        rest.pop(0)
+    return "\n".join(lines[: first.lineno - 1] + rest)

@@ -81,6 +81,8 @@ class PerParameterOptimizer(torch.optim.Optimizer):
                     state.update(self.init_state(param, group))
                 grad = -param.grad if group.get("maximize", False) else param.grad
                 self.update(param, grad, state, group)
+                if not state:  # nothing to remember (SGD without momentum): no entry, as in torch
+                    del self.state[param]
         return loss
 
 

@@ -1,12 +1,15 @@
 """Stochastic gradient descent with momentum, from scratch.
 
 The chapter "From gradient descent to adaptive steps" derives these equations; the labels
-in the comments are the chapter's:
+in the comments are the chapter's equations gd-1 ... gd-4:
 
     (gd.1)  g_t = grad L(theta_{t-1}) + lambda * theta_{t-1}          (L2 weight decay)
     (gd.2)  b_t = mu * b_{t-1} + (1 - tau) * g_t,  b_1 = g_1           (momentum, dampening tau)
     (gd.3)  d_t = g_t + mu * b_t  (Nesterov)   or   d_t = b_t          (heavy ball)
     (gd.4)  theta_t = theta_{t-1} - lr * d_t
+
+Without momentum (mu = 0) there is no buffer and d_t = g_t: plain (stochastic) gradient
+descent. With ``maximize=True`` the gradient is negated before (gd.1).
 
 Reference: ``torch.optim.SGD`` (same arguments, same defaults).
 """
@@ -62,6 +65,8 @@ class SGD(PerParameterOptimizer):
 
     def update(self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, mu, tau, lam = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
+        if isinstance(lr, Tensor) and lr.dim() != 0:
+            lr = lr.squeeze()  # a 1-element tensor learning rate, as torch accepts it
         if lam != 0:
             grad = grad.add(param, alpha=lam)  # (gd.1)
         if mu != 0:
