@@ -30,6 +30,14 @@ CASES = [
     ("adamax", "Adamax", torch.optim.Adamax, {}),
     ("nadam", "NAdam", torch.optim.NAdam, {}),
 ]
+try:  # AdaBelief's reference is the authors' package (in the book's environment, not optbook's)
+    from adabelief_pytorch import AdaBelief as AuthorsAdaBelief
+
+    CASES.append(("adabelief", "AdaBelief", AuthorsAdaBelief, {"print_change_log": False}))
+    CASES.append(("adabelief", "AdaBelief", AuthorsAdaBelief,
+                  {"print_change_log": False, "rectify": False, "weight_decouple": False}))
+except ImportError:
+    pass
 
 
 def make_parameters(seed: int = 0) -> list[torch.Tensor]:
@@ -83,7 +91,8 @@ def main() -> None:
         except (ImportError, AttributeError) as error:
             print(f"{name:<32} skipped ({error})")
             continue
-        label = name + (f" {options}" if options else "")
+        shown = {k: v for k, v in options.items() if k != "print_change_log"}
+        label = name + (f" {shown}" if shown else "")
         ratio = ours / theirs
         worst = max(worst, ratio)
         print(f"{label:<32} {ours * 1e3:>11.3f} {theirs * 1e3:>9.3f} {ratio:>6.2f}")
