@@ -15,9 +15,10 @@ import inspect
 import io
 import itertools
 
-import optbook.optimizers.rmsprop as rmsprop_module
 import pytest
 import torch
+
+import optbook.optimizers.rmsprop as rmsprop_module
 from optbook.optimizers.adagrad import Adagrad
 from optbook.optimizers.rmsprop import RMSprop
 from optbook.verify import compare_with_reference

@@ -17,6 +17,7 @@ import math
 import pytest
 import torch
 from adabelief_pytorch import AdaBelief as ReferenceAdaBelief
+
 from optbook.optimizers.adabelief import AdaBelief, rectification
 from optbook.optimizers.adam import Adam
 from optbook.optimizers.adamw import AdamW

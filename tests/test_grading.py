@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from optbook.channel import QAM, closed_form_ber, ebn0_db_to_n0, nearest_point_logits
 from optbook.grading import (
     GenieMapDetector,

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
+
 from optbook import landscapes, paths, plots, runtime, source  # noqa: E402
 from optbook.landscapes import Landscape, beale, elongated_quadratic, rosenbrock, saddle  # noqa: E402
 from optbook.optimizers.base import PerParameterOptimizer  # noqa: E402

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from optbook.landscapes import elongated_quadratic
 from optbook.optimizers.adagrad import Adagrad
 from optbook.optimizers.sgd import SGD

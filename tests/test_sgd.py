@@ -16,6 +16,7 @@ import itertools
 
 import pytest
 import torch
+
 from optbook.optimizers.base import PerParameterOptimizer
 from optbook.optimizers.sgd import SGD
 from optbook.verify import compare_with_reference
