@@ -17,20 +17,6 @@ from optbook.channel import (
     nearest_point_logits,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's tests on one torch thread, and restore the count afterwards.
-
-    On a 2-core machine shared with other jobs, torch's two-thread pool can run these
-    small operations ten to thirty times slower than a single thread does.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # The course's 16-QAM, written out from its map: bits b0 b1 b2 b3; (b0, b2) -> real
 # level, (b1, b3) -> imaginary level, per axis 00 -> +1, 01 -> +3, 10 -> -1, 11 -> -3,
 # all divided by sqrt(10).

@@ -33,16 +33,6 @@ from optbook.optimizers.rmsprop import RMSprop
 from optbook.optimizers.sgd import SGD
 from optbook.symbol_detection import CourseBaselineMLP, train_detector, training_batches
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One torch thread for this module (small tensors; a shared 2-core machine), restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 GRID_81 = torch.linspace(-20, 20, 81, dtype=torch.float64)
 
 

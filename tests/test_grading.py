@@ -18,20 +18,6 @@ from optbook.grading import (
     sample_ebn0_db,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's tests on one torch thread, and restore the count afterwards.
-
-    On a 2-core machine shared with other jobs, torch's two-thread pool can run these
-    small operations ten to thirty times slower than a single thread does.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # a cheap protocol for the tests that check mechanics, not numbers
 QUICK = {"num_points": 9, "target_standard_error": 2e-3}
 

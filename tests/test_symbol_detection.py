@@ -35,15 +35,6 @@ from optbook.symbol_detection import (
 QAM16 = QAM(4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: one thread is faster, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def frames_at(ebn0_db: float, num_frames: int = 4, symbols: int = 2000, seed: int = 0):
     return make_frames(num_frames, symbols, ebn0_db, QAM16, torch.Generator().manual_seed(seed))
 
