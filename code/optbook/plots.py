@@ -24,6 +24,19 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (6.0, 4.5)) -> Axes:
     return ax
 
 
+def finish_axes(ax: Axes, *, logy: bool, xlabel: str, ylabel: str, title: str | None) -> Axes:
+    """The finishing touches every curve plot shares: scale, labels, title, grid, legend."""
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
 def plot_landscape(landscape: Landscape, ax: Axes | None = None, levels: int = 30) -> Axes:
     """Filled contours of ``landscape`` (log-spaced where the function spans decades)."""
     ax = _axes(ax)
@@ -86,15 +99,7 @@ def plot_curves(curves: Mapping[str, Sequence[float] | torch.Tensor], ax: Axes |
         values = torch.as_tensor(values, dtype=torch.float64).numpy()
         ax.plot(np.arange(len(values)), values, color=_color(label, index, colors), label=label,
                 linewidth=1.5)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return ax
+    return finish_axes(ax, logy=logy, xlabel=xlabel, ylabel=ylabel, title=title)
 
 
 def plot_band(curves: Mapping[str, torch.Tensor], ax: Axes | None = None, *, logy: bool = True,
@@ -109,12 +114,4 @@ def plot_band(curves: Mapping[str, torch.Tensor], ax: Axes | None = None, *, log
         color = f"C{index % 10}"
         ax.plot(steps, runs.mean(0).numpy(), color=color, label=f"{label} (mean of {runs.shape[0]})")
         ax.fill_between(steps, runs.min(0).values.numpy(), runs.max(0).values.numpy(), color=color, alpha=0.2)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return ax
+    return finish_axes(ax, logy=logy, xlabel=xlabel, ylabel=ylabel, title=title)

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
+from optbook.plots import finish_axes
+
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 
 
@@ -106,12 +108,4 @@ def plot_lr_traces(
             label=label,
             linewidth=1.6,
         )
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title is not None:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return ax
+    return finish_axes(ax, logy=logy, xlabel=xlabel, ylabel=ylabel, title=title)
