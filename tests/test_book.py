@@ -1,0 +1,36 @@
+"""optbook.book: glue outside a build, Markdown tables."""
+
+import pytest
+
+from optbook.book import glue, table
+
+
+def test_table_from_dicts_renders_markdown_with_formats():
+    t = table([{"method": "Adam", "loss": 0.12345}, {"method": "SGD", "loss": 1.5}],
+              formats={"loss": ".3f"})
+    md = t._repr_markdown_().splitlines()
+    assert md[0] == "| method | loss |"
+    assert md[1] == "| :--- | ---: |"
+    assert md[2] == "| Adam | 0.123 |"
+    assert md[3] == "| SGD | 1.500 |"
+    assert "Adam" in str(t) and "0.123" in str(t)
+
+
+def test_table_from_sequences_needs_columns_and_matching_rows():
+    with pytest.raises(ValueError, match="need `columns`"):
+        table([[1, 2]])
+    with pytest.raises(ValueError, match="row 0 has 1 cells"):
+        table([[1]], columns=["a", "b"])
+    with pytest.raises(ValueError, match="lacks"):
+        table([[1]], columns=["a"], formats={"b": ".2f"})
+
+
+def test_table_escapes_pipes_and_shows_nan_as_dash():
+    md = table([["a|b", float("nan")]], columns=["x", "y"])._repr_markdown_()
+    assert "a\\|b" in md and "–" in md
+
+
+def test_glue_returns_the_value_and_checks_the_name():
+    assert glue("ok-name_1", 3) == 3
+    with pytest.raises(ValueError, match="letters"):
+        glue("bad name", 1)
