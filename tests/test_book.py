@@ -34,3 +34,30 @@ def test_glue_returns_the_value_and_checks_the_name():
     assert glue("ok-name_1", 3) == 3
     with pytest.raises(ValueError, match="letters"):
         glue("bad name", 1)
+
+
+def test_progress_bar_prints_once_finished_in_the_book(capsys, monkeypatch):
+    from optbook.runtime import progress_bar
+
+    monkeypatch.setenv("OPTBOOK_FINAL_PROGRESS", "1")
+    bar = progress_bar(50, "train")
+    for _ in range(50):
+        bar.update(1)
+    assert capsys.readouterr().out == ""
+    bar.close()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "\r" not in out and "50/50" in out and "train" in out
+
+
+def test_progress_bar_is_live_elsewhere_and_can_be_off(capsys, monkeypatch):
+    from optbook.runtime import progress_bar
+
+    monkeypatch.delenv("OPTBOOK_FINAL_PROGRESS", raising=False)
+    bar = progress_bar(3, "live")
+    bar.update(3)
+    bar.close()
+    assert "3/3" in capsys.readouterr().out
+    off = progress_bar(3, "off", enabled=False)
+    off.update(3)
+    off.close()
+    assert capsys.readouterr().out == ""
