@@ -224,6 +224,10 @@ async (phase) => {
     }
     const mathErrors = [...main.querySelectorAll('mjx-merror')]
       .map(e => `MathJax error: ${e.getAttribute('data-mjx-error') || snippet(e)}`);
+    // An undefined macro is shown as its name in red (MathJax's noundefined package).
+    for (const e of main.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]'))
+      if (/^\\[A-Za-z]+/.test(e.textContent))
+        mathErrors.push(`MathJax error: undefined macro ${e.textContent}`);
     // Text a reader sees: prose (outside math and code) and outputs.
     const prose = [], output = [];
     const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
