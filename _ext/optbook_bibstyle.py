@@ -3,8 +3,8 @@
 sphinxcontrib-bibtex cites as "Kingma and Ba [2015]" (``bibtex_reference_style:
 author_year``), but pybtex's "plain" style labels the bibliography [1], [2], ... This
 Sphinx extension registers the pybtex style ``optbook``: "plain" with labels such as
-[Kingma and Ba, 2015] or [Wilson et al., 2017] (a, b, ... added where two would be equal),
-sorted by author, year and title. ``_config.yml`` selects it by
+[Kingma and Ba, 2015] or [Wilson et al., 2017] (a, b, ... added where two would be
+equal), sorted by author, year and title. ``_config.yml`` selects it by
 ``bibtex_default_style: optbook`` and loads this file with ``sphinx: local_extensions``.
 """
 

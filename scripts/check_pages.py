@@ -81,11 +81,21 @@ def mathjax_dir() -> Path:
     ):
         npm = shutil.which("npm")
         if npm is None:
-            sys.exit("check_pages: npm is needed once to install MathJax (apt install npm)")
+            sys.exit(
+                "check_pages: npm is needed once to install MathJax (apt install npm)"
+            )
         MATHJAX_PREFIX.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--no-save", "--prefix",
-             str(MATHJAX_PREFIX), f"mathjax@{MATHJAX_VERSION}"],
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+                str(MATHJAX_PREFIX),
+                f"mathjax@{MATHJAX_VERSION}",
+            ],
             check=True,
         )
     return es5
@@ -111,8 +121,13 @@ def known_labels(folder: Path) -> set[str]:
         html = page.read_text(errors="replace")
         labels.update(re.findall(r'id="equation-([^"]+)"', html))
         labels.update(re.findall(r'<span id="([^"]+)"></span>', html))
-        labels.update(re.findall(r'<(?:figure|div|table)[^>]*\bid="((?:fig|ex|sol|tab)'
-                                 r'-[^"]+)"', html))
+        labels.update(
+            re.findall(
+                r'<(?:figure|div|table)[^>]*\bid="((?:fig|ex|sol|tab)'
+                r'-[^"]+)"',
+                html,
+            )
+        )
     return labels
 
 
@@ -124,7 +139,7 @@ def text_defects(texts: dict[str, list[str]], labels: set[str]) -> list[str]:
     found: list[str] = []
 
     def report(kind: str, text: str, start: int, end: int) -> None:
-        snippet = text[max(0, start - 30): end + 30].replace("\n", " ").strip()
+        snippet = text[max(0, start - 30) : end + 30].replace("\n", " ").strip()
         found.append(f"{kind}: ...{snippet}...")
 
     for where, chunks in texts.items():
@@ -282,7 +297,7 @@ async (phase) => {
 
 
 async def route_requests(route, es5: Path) -> None:
-    """Serve MathJax's CDN URLs from the local copy; refuse any other network request."""
+    """Serve MathJax's CDN URLs from the local copy; refuse other network requests."""
     url = route.request.url
     if url.startswith(("file:", "data:", "blob:")):
         await route.continue_()
@@ -298,19 +313,23 @@ async def route_requests(route, es5: Path) -> None:
     await route.abort()
 
 
-async def check_page(context, page_path: Path, folder: Path, labels: set[str],
-                     shots: Path | None) -> PageReport:
+async def check_page(
+    context, page_path: Path, folder: Path, labels: set[str], shots: Path | None
+) -> PageReport:
     report = PageReport(folder, str(page_path.relative_to(folder)))
     page = await context.new_page()
     try:
         await page.goto(page_path.resolve().as_uri(), wait_until="load")
         needs_mathjax = await page.evaluate(
-            "() => !!document.querySelector('script[src*=\"mathjax\"]')")
+            "() => !!document.querySelector('script[src*=\"mathjax\"]')"
+        )
         if needs_mathjax:
             try:
                 await page.wait_for_function(
-                    "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
-                    timeout=30_000)
+                    "() => window.MathJax && MathJax.startup"
+                    " && MathJax.startup.promise",
+                    timeout=30_000,
+                )
                 await page.evaluate("async () => { await MathJax.startup.promise; }")
             except Exception as err:  # noqa: BLE001 - reported as a defect
                 report.defects.append(f"MathJax did not render: {err}".splitlines()[0])
@@ -319,7 +338,8 @@ async def check_page(context, page_path: Path, folder: Path, labels: set[str],
         report.screens = height / SCREEN_HEIGHT
         if report.screens > MAX_SCREENS:
             report.defects.append(
-                f"page is {report.screens:.1f} screens tall (at most {MAX_SCREENS:g})")
+                f"page is {report.screens:.1f} screens tall (at most {MAX_SCREENS:g})"
+            )
         if shots:
             name = report.path.replace("/", "-").removesuffix(".html")
             await page.screenshot(path=str(shots / f"{name}-1400.png"), full_page=True)
@@ -329,30 +349,35 @@ async def check_page(context, page_path: Path, folder: Path, labels: set[str],
         report.defects += [f"at 1400 px: {d}" for d in desk["small"]]
         report.defects += desk["mathErrors"]
         report.defects += text_defects(
-            {"prose": desk["prose"], "output": desk["output"]}, labels)
+            {"prose": desk["prose"], "output": desk["output"]}, labels
+        )
         await page.set_viewport_size({"width": PHONE, "height": SCREEN_HEIGHT})
         await page.wait_for_timeout(100)
         report.defects += (await page.evaluate(PAGE_JS, "phone"))["defects"]
         if shots:
             await page.evaluate(
                 "() => { for (const d of document.querySelectorAll('details'))"
-                " d.open = false; }")
+                " d.open = false; }"
+            )
             await page.screenshot(path=str(shots / f"{name}-400.png"), full_page=True)
     finally:
         await page.close()
     return report
 
 
-async def check_folders(folders: list[Path], jobs: int,
-                        shots: Path | None) -> list[PageReport]:
+async def check_folders(
+    folders: list[Path], jobs: int, shots: Path | None
+) -> list[PageReport]:
     from playwright.async_api import async_playwright
 
     es5 = mathjax_dir()
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=str(CHROMIUM),
-                                          args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
         context = await browser.new_context(
-            viewport={"width": DESK, "height": SCREEN_HEIGHT}, device_scale_factor=1)
+            viewport={"width": DESK, "height": SCREEN_HEIGHT}, device_scale_factor=1
+        )
         await context.route("**/*", lambda route: route_requests(route, es5))
         limit = asyncio.Semaphore(jobs)
 
@@ -393,15 +418,19 @@ def main(argv: list[str] | None = None) -> int:
             if r.folder != folder:
                 continue
             failed += bool(r.defects)
-            print(f"{'FAIL' if r.defects else 'ok  '} {r.path}: {r.screens:.1f} screens"
-                  + (f", {len(r.defects)} defects" if r.defects else ""))
+            print(
+                f"{'FAIL' if r.defects else 'ok  '} {r.path}: {r.screens:.1f} screens"
+                + (f", {len(r.defects)} defects" if r.defects else "")
+            )
             for d in r.defects:
                 # JavaScript strings may hold lone UTF-16 surrogates (a cut emoji).
                 d = d.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
                 print(f"     {d}")
     longest = max(reports, key=lambda r: r.screens)
-    print(f"{len(reports)} pages checked in {time.monotonic() - t0:.0f} s, "
-          f"{failed} failed; longest: {longest.path} ({longest.screens:.1f} screens)")
+    print(
+        f"{len(reports)} pages checked in {time.monotonic() - t0:.0f} s, "
+        f"{failed} failed; longest: {longest.path} ({longest.screens:.1f} screens)"
+    )
     return 1 if failed else 0
 
 

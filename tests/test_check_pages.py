@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("check_pages", ROOT / "scripts/check_pages.py")
+spec = importlib.util.spec_from_file_location(
+    "check_pages", ROOT / "scripts/check_pages.py"
+)
 check_pages = importlib.util.module_from_spec(spec)
 sys.modules["check_pages"] = check_pages
 spec.loader.exec_module(check_pages)
@@ -50,15 +52,25 @@ div.math mjx-container {{ flex-grow: 1; min-width: 0; overflow-x: auto; }}
 
 
 def cell(source: str, output: str = "") -> str:
-    out = (f'<div class="cell_output"><div class="output"><div class="highlight">'
-           f"<pre>{output}</pre></div></div></div>") if output else ""
-    return (f'<div class="cell"><div class="cell_input"><div class="highlight">'
-            f"<pre>{source}</pre></div></div>{out}</div>")
+    out = (
+        (
+            f'<div class="cell_output"><div class="output"><div class="highlight">'
+            f"<pre>{output}</pre></div></div></div>"
+        )
+        if output
+        else ""
+    )
+    return (
+        f'<div class="cell"><div class="cell_input"><div class="highlight">'
+        f"<pre>{source}</pre></div></div>{out}</div>"
+    )
 
 
 CODE_88 = "x = 1  # " + "a" * 79
-WIDE_EQ = r"\[ \theta_t = \theta_{t-1} - \eta \frac{m_t}{\sqrt{v_t} + \epsilon} + " \
-          r"\lambda \theta_{t-1} + a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 \]"
+WIDE_EQ = (
+    r"\[ \theta_t = \theta_{t-1} - \eta \frac{m_t}{\sqrt{v_t} + \epsilon} + "
+    r"\lambda \theta_{t-1} + a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 \]"
+)
 HUGE_EQ = r"\[ " + " + ".join(f"x_{{{i}}}^2" for i in range(60)) + r" \]"
 
 PAGES = {
@@ -76,16 +88,31 @@ PAGES = {
     ),
     "code": (cell(CODE_88 + "b" * 32), ["at 1400 px: code input overflows"]),
     "output": (cell("print(x)", "y" * 120), ["at 1400 px: output overflows"]),
-    "equation": (f'<div class="math">{HUGE_EQ}</div>',
-                 ["at 1400 px: display equation overflows"]),
-    "clipped-equation": (f'<div class="clipped"><div class="math">{WIDE_EQ}</div></div>',
-                         ["display equation wider than the page at 400 px and not in a "
-                          "box that scrolls"]),
-    "table": ("<table><tr>" + "".join(f"<th>column_number_{i}</th>" for i in range(14))
-              + "</tr></table>", ["at 1400 px: table overflows", "page scrolls sideways",
-                                  "table wider than the page at 400 px and not in a box"]),
-    "phone": ('<div style="width: 600px">a fixed-width block</div>',
-              ["page scrolls sideways"]),
+    "equation": (
+        f'<div class="math">{HUGE_EQ}</div>',
+        ["at 1400 px: display equation overflows"],
+    ),
+    "clipped-equation": (
+        f'<div class="clipped"><div class="math">{WIDE_EQ}</div></div>',
+        [
+            "display equation wider than the page at 400 px and not in a "
+            "box that scrolls"
+        ],
+    ),
+    "table": (
+        "<table><tr>"
+        + "".join(f"<th>column_number_{i}</th>" for i in range(14))
+        + "</tr></table>",
+        [
+            "at 1400 px: table overflows",
+            "page scrolls sideways",
+            "table wider than the page at 400 px and not in a box",
+        ],
+    ),
+    "phone": (
+        '<div style="width: 600px">a fixed-width block</div>',
+        ["page scrolls sideways"],
+    ),
     "raw-tex": ("<p>converges at rate $O(1/k^2)$ here</p>", ["raw TeX"]),
     "raw-frac": (r"<p>the step \frac{\eta}{\sqrt{v}} is</p>", ["raw TeX"]),
     "unresolved": (
@@ -97,17 +124,20 @@ PAGES = {
         "<p>by equation (adam-6) we get</p>"
         "<p>as in (wilson2017marginal)</p>"
         + cell("show_source(AdamW)", "as ``torch.optim.AdamW`` does"),
-        ["unresolved markup in prose: ...as shown in ??",
-         "unresolved markup in prose: ...see {numref}",
-         "unresolved markup in prose: ...the ratio is {glue:text}",
-         "unresolved markup in prose: ...Exercise Exercise",
-         "raw label in prose: ...by equation (adam-6)",
-         "raw label in prose: ...as in (wilson2017marginal)",
-         "unresolved markup in output: ...as ``torch.optim.AdamW``"],
+        [
+            "unresolved markup in prose: ...as shown in ??",
+            "unresolved markup in prose: ...see {numref}",
+            "unresolved markup in prose: ...the ratio is {glue:text}",
+            "unresolved markup in prose: ...Exercise Exercise",
+            "raw label in prose: ...by equation (adam-6)",
+            "raw label in prose: ...as in (wilson2017marginal)",
+            "unresolved markup in output: ...as ``torch.optim.AdamW``",
+        ],
     ),
-    "small-image": ('<img src="wide.png" alt="a plot" style="width: 500px; '
-                    'max-width: 100%">',
-                    ["at 1400 px: image shown at 50 % (500 of 1000 px)"]),
+    "small-image": (
+        '<img src="wide.png" alt="a plot" style="width: 500px; max-width: 100%">',
+        ["at 1400 px: image shown at 50 % (500 of 1000 px)"],
+    ),
     "tall": ('<div style="height: 14500px">long</div>', ["page is 16."]),
     "math-error": (r'<div class="math">\[ a & b \]</div>', ["MathJax error"]),
     "undefined-macro": (r'<div class="math">\[ \foo + x \]</div>', ["MathJax error"]),
@@ -149,12 +179,22 @@ def test_page_height_is_reported_in_screens(reports):
 
 def test_text_rules_without_a_browser():
     labels = {"adam-6"}
-    prose = ["a (step-size) and (3.1) and (Section 2) are fine", "x ?? y",
-             "rate $O(1/k)$", "Eq. (hw-n0) says", "(adam-6)"]
+    prose = [
+        "a (step-size) and (3.1) and (Section 2) are fine",
+        "x ?? y",
+        "rate $O(1/k)$",
+        "Eq. (hw-n0) says",
+        "(adam-6)",
+    ]
     found = check_pages.text_defects({"prose": prose, "output": ["``x``"]}, labels)
     kinds = [d.split(":")[0] for d in found]
-    assert kinds == ["unresolved markup in prose", "raw TeX", "raw label in prose",
-                     "raw label in prose", "unresolved markup in output"], found
+    assert kinds == [
+        "unresolved markup in prose",
+        "raw TeX",
+        "raw label in prose",
+        "raw label in prose",
+        "unresolved markup in output",
+    ], found
 
 
 def test_pages_of_skips_redirects_and_indexes(tmp_path):
