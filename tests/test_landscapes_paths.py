@@ -38,8 +38,7 @@ def _gradient(landscape: Landscape, point) -> torch.Tensor:
     return xy.grad
 
 
-# -- landscapes
-# ---------------------------------------------------------------------------------
+# -- landscapes ------------------------------------------------------------------------
 def test_elongated_quadratic_values_and_curvatures():
     q = elongated_quadratic(steep=20.0, flat=2.0)
     assert q(torch.tensor([1.0, 0.0])).item() == pytest.approx(1.0)  # flat / 2
@@ -103,8 +102,7 @@ def test_grid_covers_the_window():
     )
 
 
-# -- paths
-# --------------------------------------------------------------------------------------
+# -- paths -----------------------------------------------------------------------------
 def test_run_path_records_start_every_step_and_losses():
     q = elongated_quadratic(steep=20.0, flat=1.0)
     path = run_path(q, lambda p: SGD(p, lr=0.05), (-4.0, 1.5), steps=30)
@@ -154,8 +152,7 @@ def test_run_path_refuses_bad_arguments():
         run_path(q, lambda p: SGD(p, lr=0.1), (1.0, 2.0), 0)
 
 
-# -- plots (smoke tests: they draw what they should, where they should)
-# -------------------------
+# -- plots (smoke tests: they draw what they should, where they should) ----------------
 def test_plot_paths_draws_one_line_per_path_over_the_contours():
     q = elongated_quadratic()
     runs = {
@@ -213,11 +210,13 @@ def test_plot_band_draws_mean_and_band_and_checks_shapes():
         plots.plot_band({"bad": torch.ones(3)})
 
 
-# -- source
-# -------------------------------------------------------------------------------------
+# -- source ----------------------------------------------------------------------------
 def test_show_source_returns_the_real_source():
     shown = source.show_source(SGD.update)
-    assert shown.code == textwrap.dedent(inspect.getsource(SGD.update)).rstrip()
+    real = textwrap.dedent(inspect.getsource(SGD.update)).rstrip()
+    assert shown.code == source.plain_docstrings(real)
+    # only docstring lines may differ, and the code lines are all there
+    assert len(shown.code.splitlines()) == len(real.splitlines())
     assert shown.code.startswith("def update(")
     assert "# (gd.4)" in shown.code
     assert shown.origin == "optbook.optimizers.sgd.SGD.update"
@@ -238,7 +237,9 @@ def test_show_source_of_a_decorated_method_class_and_module():
     assert source.show_source(SGD).code.startswith("class SGD(PerParameterOptimizer):")
     module = source.show_source(landscapes)
     assert module.origin == "optbook.landscapes"
-    assert module.code == inspect.getsource(landscapes).rstrip()
+    assert module.code == source.plain_docstrings(
+        inspect.getsource(landscapes).rstrip()
+    )
 
 
 def test_strip_docstring_drops_exactly_the_docstring():
@@ -263,6 +264,26 @@ def test_strip_docstring_keeps_code_without_a_docstring():
     assert shown.code == source.show_source(SGD.update).code
 
 
+def test_docstrings_are_shown_without_sphinx_markup():
+    code = (
+        "def f(x):\n"
+        '    """A :class:`~optbook.paths.Path` from :func:`run_path`, see\n'
+        "    :attr:`Path.final_loss <optbook.paths.Path.final_loss>`; ``x`` is kept.\n"
+        '    """\n'
+        '    return "``not a docstring``"  # :func:`nor a comment`\n'
+    )
+    assert source.plain_docstrings(code) == (
+        "def f(x):\n"
+        '    """A Path from run_path, see\n'
+        "    Path.final_loss; x is kept.\n"
+        '    """\n'
+        '    return "``not a docstring``"  # :func:`nor a comment`\n'
+    )
+    assert source.plain_docstrings("def broken(:") == "def broken(:"
+    shown = source.show_source(paths).code
+    assert ":class:" not in shown and "``" not in shown
+
+
 def test_show_source_refuses_what_has_no_source():
     with pytest.raises(TypeError, match="show_source needs a function"):
         source.show_source(len)
@@ -270,8 +291,7 @@ def test_show_source_refuses_what_has_no_source():
         source.show_source(3)
 
 
-# -- runtime
-# ------------------------------------------------------------------------------------
+# -- runtime ---------------------------------------------------------------------------
 def _draws():
     return (random.random(), np.random.rand(), torch.rand(1).item())
 

@@ -51,8 +51,7 @@ class Problem(Protocol):
         """The loss of ``params`` on ``batch``, a 0-d tensor."""
 
 
-# -- sparse features
-# -------------------------------------------------------------------------
+# -- sparse features -------------------------------------------------------------------
 @dataclass(frozen=True)
 class SparseRegression:
     """Linear regression ``y = x @ w_true + noise`` on binary features that are mostly
@@ -156,8 +155,7 @@ def sparse_regression(
     return SparseRegression(frequencies, weights, noise)
 
 
-# -- a landscape as a problem
-# ------------------------------------------------------------------
+# -- a landscape as a problem ----------------------------------------------------------
 @dataclass(frozen=True)
 class LandscapeProblem:
     """Minimising a 2-D landscape from ``start``: one parameter, no data."""
@@ -180,8 +178,7 @@ class LandscapeProblem:
         return self.landscape(params[0])
 
 
-# -- a small network
-# ---------------------------------------------------------------------------
+# -- a small network -------------------------------------------------------------------
 @dataclass(frozen=True)
 class CurveFit:
     """A tanh network with hidden layers ``hidden`` fitted to ``(x, y)``.
@@ -241,8 +238,7 @@ def curve_fit(
     return CurveFit(x, fn(x), tuple(hidden))
 
 
-# -- the training loop
-# ---------------------------------------------------------------------------
+# -- the training loop -----------------------------------------------------------------
 @dataclass
 class ProblemRun:
     """What :func:`run_problem` returns.
