@@ -372,8 +372,11 @@ async def check_folders(
 
     es5 = mathjax_dir()
     async with async_playwright() as p:
+        # Scrollbars shown, as on a desktop: they take room from the page and boxes.
         browser = await p.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--hide-scrollbars"],
         )
         context = await browser.new_context(
             viewport={"width": DESK, "height": SCREEN_HEIGHT}, device_scale_factor=1
