@@ -134,8 +134,9 @@ def known_labels(folder: Path) -> set[str]:
 def text_defects(texts: dict[str, list[str]], labels: set[str]) -> list[str]:
     """Raw TeX, unresolved references and label leftovers in a page's rendered text.
 
-    ``texts["prose"]``: text outside math and code; ``texts["output"]``: text of code
-    outputs (printed text, tables, shown source)."""
+    ``texts["prose"]``: text outside math and code (Markdown outputs included);
+    ``texts["printed"]``: printed output; ``texts["output"]``: code shown by an output
+    (a source listing), checked for markup and labels but not for TeX."""
     found: list[str] = []
 
     def report(kind: str, text: str, start: int, end: int) -> None:
@@ -145,7 +146,7 @@ def text_defects(texts: dict[str, list[str]], labels: set[str]) -> list[str]:
     for where, chunks in texts.items():
         for text in chunks:
             # One report per kind and paragraph: the first place is enough to find it.
-            if where == "prose" and (m := RAW_TEX.search(text)):
+            if where in ("prose", "printed") and (m := RAW_TEX.search(text)):
                 report("raw TeX", text, m.start(), m.end())
             if m := UNRESOLVED.search(text):
                 report(f"unresolved markup in {where}", text, m.start(), m.end())
@@ -243,26 +244,33 @@ async (phase) => {
     for (const e of main.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]'))
       if (/^\\[A-Za-z]+/.test(e.textContent))
         mathErrors.push(`MathJax error: undefined macro ${e.textContent}`);
-    // Text a reader sees: prose (outside math and code) and outputs.
-    const prose = [], output = [];
+    // Text a reader sees: prose (outside math and code, Markdown outputs included),
+    // printed output (stream and plain text) and code shown in outputs (listings).
+    const texts = {prose: [], printed: [], output: []};
     const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
     const skip = 'script, style, noscript, mjx-container, .cell_input, ' +
                  'span.eqno, .headerlink, nav, .toggle-details__summary';
-    let block = null, buf = '';
-    const flush = () => { if (buf.trim()) (block.closest('.cell_output') ? output
-                           : prose).push(buf); buf = ''; };
+    const kindOf = (p) => {
+      if (p.closest('.cell_output')) {
+        if (p.closest('.output.stream, .output.text_plain')) return 'printed';
+        return p.closest('pre, code, .highlight') ? 'output' : 'prose';
+      }
+      return p.closest('pre, code, .highlight') ? null : 'prose';
+    };
+    let block = null, kind = null, buf = '';
+    const flush = () => { if (buf.trim()) texts[kind].push(buf); buf = ''; };
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const p = n.parentElement;
       if (!p || p.closest(skip)) continue;
-      const inOutput = p.closest('.cell_output');
-      if (!inOutput && p.closest('pre, code, .highlight')) continue;
+      const k = kindOf(p);
+      if (k === null) continue;
       const b = p.closest('p, li, td, th, pre, h1, h2, h3, h4, h5, h6, dt, dd, ' +
                           'figcaption, caption, div');
-      if (b !== block) { if (block) flush(); block = b; }
+      if (b !== block || k !== kind) { if (block) flush(); block = b; kind = k; }
       buf += n.textContent;
     }
     if (block) flush();
-    return {overflow, small, mathErrors, prose, output};
+    return {overflow, small, mathErrors, ...texts};
   }
   if (phase === 'phone') {
     const defects = [];
@@ -349,7 +357,7 @@ async def check_page(
         report.defects += [f"at 1400 px: {d}" for d in desk["small"]]
         report.defects += desk["mathErrors"]
         report.defects += text_defects(
-            {"prose": desk["prose"], "output": desk["output"]}, labels
+            {k: desk[k] for k in ("prose", "printed", "output")}, labels
         )
         await page.set_viewport_size({"width": PHONE, "height": SCREEN_HEIGHT})
         await page.wait_for_timeout(100)

@@ -115,6 +115,11 @@ PAGES = {
     ),
     "raw-tex": ("<p>converges at rate $O(1/k^2)$ here</p>", ["raw TeX"]),
     "raw-frac": (r"<p>the step \frac{\eta}{\sqrt{v}} is</p>", ["raw TeX"]),
+    "printed-tex": (
+        '<div class="cell"><div class="cell_output"><div class="output stream">'
+        '<div class="highlight"><pre>beta = $\\beta_1$</pre></div></div></div></div>',
+        ["raw TeX"],
+    ),
     "unresolved": (
         '<div class="math" id="equation-adam-6">\\[ x \\]</div>'
         "<p>as shown in ?? above</p>"
