@@ -232,10 +232,14 @@ async (phase) => {
     const small = [];
     for (const i of main.querySelectorAll('img')) {
       if (!visible(i) || i.naturalWidth < 50) continue;
+      // A high-resolution image (retina) declares its size in CSS px: width="700".
+      const declared = /^\d+(px)?$/.test(i.getAttribute('width') || '')
+        ? parseFloat(i.getAttribute('width')) : 0;
+      const size = declared || i.naturalWidth;
       const shown = i.getBoundingClientRect().width;
-      if (shown < %MIN_SCALE% * i.naturalWidth)
-        small.push(`image shown at ${Math.round(100 * shown / i.naturalWidth)} % ` +
-                   `(${Math.round(shown)} of ${i.naturalWidth} px): ` +
+      if (shown < %MIN_SCALE% * size)
+        small.push(`image shown at ${Math.round(100 * shown / size)} % ` +
+                   `(${Math.round(shown)} of ${size} px): ` +
                    `${(i.getAttribute('src') || '').split('/').pop().slice(0, 24)}`);
     }
     const mathErrors = [...main.querySelectorAll('mjx-merror')]

@@ -83,7 +83,8 @@ PAGES = {
         + f'<div class="math" id="equation-adam-1">{WIDE_EQ}</div>'
         + "<table><tr><th>optimizer</th><th>loss</th></tr>"
         "<tr><td>Adam</td><td>0.1</td></tr></table>"
-        + '<img src="narrow.png" alt="a plot">',
+        + '<img src="narrow.png" alt="a plot">'
+        + '<img src="retina.png" alt="a sharp plot" width="500">',
         [],
     ),
     "code": (cell(CODE_88 + "b" * 32), ["at 1400 px: code input overflows"]),
@@ -158,6 +159,7 @@ def reports(tmp_path_factory):
         (folder / f"{name}.html").write_text(PAGE.format(body=body))
     Image.new("RGB", (1000, 80), "white").save(folder / "wide.png")
     Image.new("RGB", (300, 80), "white").save(folder / "narrow.png")
+    Image.new("RGB", (1000, 80), "white").save(folder / "retina.png")
     found = asyncio.run(check_pages.check_folders([folder], jobs=4, shots=None))
     return {Path(r.path).stem: r for r in found}
 
