@@ -41,6 +41,7 @@ main {{ display: flex; justify-content: center; }}
 article.bd-article {{ width: min(800px, calc(100vw - 32px)); padding: 0 16px; }}
 pre {{ font: 14px/1.4 "DejaVu Sans Mono", monospace; overflow-x: auto; padding: 8px;
        margin: 0; }}
+img {{ max-width: 100%; height: auto; }}
 div.math {{ display: flex; overflow: hidden; }}
 div.math mjx-container {{ flex-grow: 1; min-width: 0; overflow-x: auto; }}
 .clipped div.math mjx-container {{ min-width: auto; overflow: visible; }}
