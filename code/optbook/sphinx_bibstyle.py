@@ -1,11 +1,14 @@
 """The bibliography's style: author-year labels that match the author-year citations.
 
+A Sphinx extension for building the book (the notebooks do not use it).
 sphinxcontrib-bibtex cites as "Kingma and Ba [2015]" (``bibtex_reference_style:
 author_year``), but pybtex's "plain" style labels the bibliography [1], [2], ... This
-Sphinx extension registers the pybtex style ``optbook``: "plain" with labels such as
+extension registers the pybtex style ``optbook``: "plain" with labels such as
 [Kingma and Ba, 2015] or [Wilson et al., 2017] (a, b, ... added where two would be
-equal), sorted by author, year and title. ``_config.yml`` selects it by
-``bibtex_default_style: optbook`` and loads this file with ``sphinx: local_extensions``.
+equal), sorted by author, year and title. ``_config.yml`` loads it (``sphinx:
+extra_extensions``) and selects it (``bibtex_default_style: optbook``). It lives in
+optbook, which every build installs, so that the full book, the students' edition and a
+single page all find it.
 """
 
 from __future__ import annotations
