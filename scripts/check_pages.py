@@ -8,16 +8,18 @@ MathJax 3 served from a local copy (npm ``mathjax@MATHJAX_VERSION`` installed in
 ``_build/mathjax`` on first use), as a reader sees it. The check fails on:
 
 - at 1400 x 900 px: a code block, output, display equation or table wider than its box
-  (scrollWidth > clientWidth); an image shown below 80 % of its natural width; a page
-  taller than 15 screens (1400 x 900 px; folded cells stay folded for this count);
+  (scrollWidth > clientWidth); an image shown below 80 % of its natural width (of its
+  declared width, for a high-resolution image); a page taller than 15 screens (1400 x
+  900 px; folded cells stay folded for this count);
 - at 400 px: the page itself scrolling sideways, or a wide element not in a box of its
   own that scrolls;
 - raw TeX in the rendered text (``$``, ``\\frac``, ``\\begin``...), a MathJax error, an
   unresolved reference (``??``, ``{ref}``, ``{numref}``, ``{glue``, ``(label)``-style
   leftovers, "Exercise Exercise"), an RST role or double backticks in shown text.
 
-Folded cells and solutions are unfolded before the checks except the page height. It
-prints each page's height in screens and every defect, and exits 1 if any page failed.
+Folded cells and solutions are unfolded before the checks except the page height.
+Scrollbars are shown, as on a desktop. It prints each page's height in screens and every
+defect, and exits 1 if any page failed. About 1 s of browser time per page, 3 at once.
 """
 
 from __future__ import annotations
