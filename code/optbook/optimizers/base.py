@@ -39,6 +39,11 @@ class PerParameterOptimizer(torch.optim.Optimizer):
     :meth:`validate`, :meth:`init_state` and :meth:`update`.
     """
 
+    # "refuse" (dense gradients only, the default) or "require" (SparseAdam: sparse only).
+    sparse_gradients = "refuse"
+    # torch keeps the step count as a tensor (SparseAdam as a Python int: False there).
+    step_is_tensor = True
+
     def __init__(self, params: Any, defaults: dict[str, Any], **switches: Any) -> None:
         refuse_implementation_switches(type(self).__name__, switches)
         super().__init__(params, defaults)
@@ -72,11 +77,8 @@ class PerParameterOptimizer(torch.optim.Optimizer):
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError(
-                        f"{type(self).__name__} does not support sparse gradients; "
-                        "use a dense embedding (sparse=False)"
-                    )
+                check_gradient_layout(type(self).__name__, param.grad,
+                                      self.sparse_gradients)
                 state = self.state[param]
                 if not state:
                     state.update(self.init_state(param, group))
@@ -91,11 +93,27 @@ class PerParameterOptimizer(torch.optim.Optimizer):
         # Older checkpoints hold the step count as a plain number: torch turns it back into
         # a tensor on load, and so does optbook.
         super().__setstate__(state)
+        if not self.step_is_tensor:
+            return
         for param_state in self.state.values():
             step = param_state.get("step") if isinstance(param_state, dict) else None
             if step is not None and not torch.is_tensor(step):
                 counter = new_step_counter()
                 param_state["step"] = counter.fill_(float(step))
+
+
+def check_gradient_layout(name: str, grad: Tensor, sparse_gradients: str) -> None:
+    """Sparse gradients only where an optimizer is written for them, in clear words."""
+    if grad.is_sparse and sparse_gradients == "refuse":
+        raise RuntimeError(
+            f"{name} does not support sparse gradients; use a dense embedding "
+            "(sparse=False), or SparseAdam for the embedding's parameters"
+        )
+    if not grad.is_sparse and sparse_gradients == "require":
+        raise RuntimeError(
+            f"{name} needs sparse gradients (nn.Embedding(..., sparse=True)); for dense "
+            "gradients use Adam"
+        )
 
 
 def real_views(*tensors: Tensor) -> tuple[Tensor, ...]:
