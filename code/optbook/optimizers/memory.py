@@ -2,7 +2,8 @@
 
 :func:`state_numbers` builds the optimizer on one parameter of a given shape, takes
 one step with a gradient of the layout the optimizer wants (sparse for SparseAdam), and
-counts the numbers held in the state: every tensor's ``numel()``, the 0-d step counter included.
+counts the numbers held in the state: every tensor's ``numel()``, the 0-d step counter
+included.
 :func:`state_per_parameter` divides by the parameter's size: Adam keeps 2 numbers per
 parameter (plus one for the step), SGD with momentum 1, Adafactor on an n x m matrix
 n + m (plus the step), which per parameter falls as the matrix grows.
