@@ -15,8 +15,8 @@ own Eb/N0) three ways:
 (b) **per-symbol Python**: the mapping the issue names, one Python list lookup per symbol
     (the fastest of the per-symbol variants we tried: zip the bits in fours, index a list
     of points by the binary number), with vectorised NumPy noise;
-(c) **optbook**: :func:`optbook.grading.sample_ebn0_db` (the course's 3200-point grid)
-    and :func:`optbook.grading.make_frames`, the whole batch in a few torch calls.
+(c) **optbook**: :func:`optbook.homework.grading.sample_ebn0_db` (the course's 3200-point grid)
+    and :func:`optbook.homework.grading.make_frames`, the whole batch in a few torch calls.
 
 The three alternate in every round; all rounds run at torch's default number of threads,
 then all again at one thread (on a shared, loaded machine torch's thread pool can be much
@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from optbook.channel import QAM
-from optbook.grading import make_frames, sample_ebn0_db
+from optbook.homework.channel import QAM
+from optbook.homework.grading import make_frames, sample_ebn0_db
 
 ROWS, BITS_PER_ROW = 64, 1024  # one frame of the course: 64 x 1024 bits
 BITS_PER_SYMBOL = 4

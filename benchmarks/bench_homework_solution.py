@@ -1,11 +1,11 @@
 """How fast does the homework's reference solution train to the target BER?
 
 Not a test: a benchmark. For each seed it builds the reference solution's frame-aware
-detector (:class:`optbook.frame_detection.PowerConditionedDetector` with ``pool="frame"``),
-trains it with :func:`optbook.frame_detection.train_one_cycle` (Adam with a one-cycle
+detector (:class:`optbook_solution.frame_detection.PowerConditionedDetector` with ``pool="frame"``),
+trains it with :func:`optbook_solution.frame_detection.train_one_cycle` (Adam with a one-cycle
 schedule, batches of 16 frames of 256 symbols, data drawn inside the timed loop), and
 prints the wall-clock and CPU time of the training. Then it grades the detector with
-:func:`optbook.grading.grade`, the homework's full protocol (81 Eb/N0 points, standard error
+:func:`optbook.homework.grading.grade`, the homework's full protocol (81 Eb/N0 points, standard error
 below 1e-4, seed 2024; grading is not part of the training time), and prints the average BER,
 the genie MAP limit on the same samples, the gap, and the gap in dB at BER 1e-3.
 
@@ -37,8 +37,9 @@ import time
 
 import torch
 
-from optbook.frame_detection import PowerConditionedDetector, grade_gap_db, train_one_cycle
-from optbook.grading import grade
+from optbook.homework.grading import grade
+from optbook.homework.limits import grade_gap_db
+from optbook_solution.frame_detection import PowerConditionedDetector, train_one_cycle
 
 TARGET_SECONDS = 30.0
 TARGET_BER = 0.1850

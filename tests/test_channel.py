@@ -1,4 +1,4 @@
-"""Tests of optbook.channel: the QAM constellation, AWGN, the closed form, the detectors."""
+"""Tests of optbook.homework.channel: the QAM constellation, AWGN, the closed form, the detectors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from optbook.channel import (
+from optbook.homework.channel import (
     QAM,
     awgn,
     bit_error_rate,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from optbook.channel import QAM, lookup_rows
-from optbook.grading import make_frames, random_symbol_indices
+from optbook.homework.channel import QAM, lookup_rows
+from optbook.homework.grading import make_frames, random_symbol_indices
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests of optbook.frame_detection: exact BER curves, the solution's detectors, the study."""
+"""Tests of optbook_solution.frame_detection: exact BER curves, the solution's detectors, the study."""
 
 from __future__ import annotations
 
@@ -9,29 +9,31 @@ import pytest
 import torch
 from torch import nn
 
-from optbook.channel import QAM, closed_form_ber, ebn0_db_to_n0, map_bit_logits
-from optbook.frame_detection import (
-    PowerConditionedDetector,
-    StackedMLP,
-    StudyRun,
+from optbook.homework.channel import QAM, closed_form_ber, ebn0_db_to_n0, map_bit_logits
+from optbook.homework.grading import NearestPointDetector, grade, make_frames
+from optbook.homework.limits import (
     ebn0_at_ber,
     exact_ber,
     gap_db_at_ber,
     grade_gap_db,
-    optimizer_study,
-    pooled_power,
     random_split_averages,
-    train_one_cycle,
-    train_stacked,
-    validation_set,
 )
-from optbook.grading import NearestPointDetector, grade, make_frames
+from optbook.homework.symbol_detection import CourseBaselineMLP, train_detector, training_batches
 from optbook.optimizers.adagrad import Adagrad
 from optbook.optimizers.adam import Adam
 from optbook.optimizers.adamw import AdamW
 from optbook.optimizers.rmsprop import RMSprop
 from optbook.optimizers.sgd import SGD
-from optbook.symbol_detection import CourseBaselineMLP, train_detector, training_batches
+from optbook_solution.frame_detection import (
+    PowerConditionedDetector,
+    StackedMLP,
+    StudyRun,
+    optimizer_study,
+    pooled_power,
+    train_one_cycle,
+    train_stacked,
+    validation_set,
+)
 
 GRID_81 = torch.linspace(-20, 20, 81, dtype=torch.float64)
 

@@ -1,4 +1,4 @@
-"""Tests of optbook.grading: the data protocol and the grader."""
+"""Tests of optbook.homework.grading: the data protocol and the grader."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from optbook.channel import QAM, closed_form_ber, ebn0_db_to_n0, nearest_point_logits
-from optbook.grading import (
+from optbook.homework.channel import QAM, closed_form_ber, ebn0_db_to_n0, nearest_point_logits
+from optbook.homework.grading import (
     GenieMapDetector,
     GradeResult,
     NearestPointDetector,

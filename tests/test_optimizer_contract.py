@@ -42,11 +42,18 @@ def test_same_constructor_as_reference(ours, reference):
         assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default == default
 
 
+def a_parameter(cls) -> torch.nn.Parameter:
+    """A parameter the optimizer takes: Muon takes weight matrices only."""
+    return torch.nn.Parameter(torch.zeros(2, 2) if cls.__name__ == "Muon" else torch.zeros(2))
+
+
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=IDS)
 def test_implementation_switches_are_refused_when_on(ours, reference):
     switches = [s for s in IMPLEMENTATION_SWITCHES if s in inspect.signature(reference.__init__).parameters]
-    assert switches, "torch's reference has implementation switches"
-    param = torch.nn.Parameter(torch.zeros(2))
+    if not switches:  # SparseAdam, Muon: torch has one implementation, and so has optbook
+        assert not set(IMPLEMENTATION_SWITCHES) & set(inspect.signature(ours).parameters)
+        return
+    param = a_parameter(ours)
     for switch in switches:
         ours([param], **{switch: None if switch in ("foreach", "fused") else False})  # defaults are fine
         with pytest.raises(ValueError, match=f"{switch}=True"):
@@ -55,21 +62,21 @@ def test_implementation_switches_are_refused_when_on(ours, reference):
 
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=IDS)
 def test_negative_learning_rate_is_refused(ours, reference):
-    param = torch.nn.Parameter(torch.zeros(2))
+    param = a_parameter(ours)
     with pytest.raises(ValueError, match=r"lr \(the learning rate[^)]*\) must be >= 0"):
         ours([param], lr=-0.1)
     optimizer = ours([param], lr=0.1)
     with pytest.raises(ValueError, match=r"lr \(the learning rate[^)]*\) must be >= 0"):
-        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(3))], "lr": -1.0})
+        optimizer.add_param_group({"params": [a_parameter(ours)], "lr": -1.0})
 
 
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=IDS)
 def test_sparse_gradients_are_refused_in_words(ours, reference):
-    embedding = torch.nn.Embedding(5, 2, sparse=True)
+    embedding = torch.nn.Embedding(5, 2, sparse=ours.__name__ != "SparseAdam")
     optimizer = ours(embedding.parameters(), lr=0.1)
     embedding(torch.tensor([1, 2])).sum().backward()
     with pytest.raises(RuntimeError, match="sparse gradients"):
-        optimizer.step()
+        optimizer.step()  # SparseAdam: the other way round, dense gradients are refused
 
 
 def _losses_after_switch(first, second, steps: int = 30) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -79,10 +86,17 @@ def _losses_after_switch(first, second, steps: int = 30) -> tuple[list[torch.Ten
     weight = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
     data = [(torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 4, dtype=torch.float64)) for _ in range(2 * steps)]
 
+    sparse = "SparseAdam" in (first.__name__, second.__name__)
+
     def run(optimizer, param, batches):
         for x, y in batches:
             optimizer.zero_grad()
-            ((x @ param.T - y) ** 2).mean().backward()
+            if sparse:  # rows of an embedding table, as SparseAdam needs
+                rows = (x[:, 0].abs() * 10).long() % 4
+                prediction = torch.nn.functional.embedding(rows, param, sparse=True)
+                ((prediction - y[:, :3]) ** 2).mean().backward()
+            else:
+                ((x @ param.T - y) ** 2).mean().backward()
             optimizer.step()
 
     optimizer = first([weight], lr=1e-2)

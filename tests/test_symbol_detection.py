@@ -1,4 +1,4 @@
-"""Tests of optbook.symbol_detection: the homework's data stream, models, loop and limits."""
+"""Tests of optbook.homework.symbol_detection: the homework's data stream, models, loop and limits."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from optbook.channel import (
+from optbook.homework.channel import (
     QAM,
     bit_error_rate,
     closed_form_ber,
@@ -17,9 +17,8 @@ from optbook.channel import (
     map_bit_logits,
     nearest_point_logits,
 )
-from optbook.grading import NearestPointDetector, grade, make_frames
-from optbook.optimizers.adam import Adam
-from optbook.symbol_detection import (
+from optbook.homework.grading import NearestPointDetector, grade, make_frames
+from optbook.homework.symbol_detection import (
     COURSE_GRID_POINTS,
     CourseBaselineMLP,
     PerSymbolBayesDetector,
@@ -31,6 +30,7 @@ from optbook.symbol_detection import (
     train_detector,
     training_batches,
 )
+from optbook.optimizers.adam import Adam
 
 QAM16 = QAM(4)
 

@@ -13,10 +13,9 @@ One topic per module:
 - :mod:`optbook.training` -- the training loop for ``nn.Module`` models, learning-rate sweeps
 - :mod:`optbook.datasets` -- data sets that ship with installed packages (scikit-learn's digits)
 - :mod:`optbook.schedules` -- recording and plotting learning-rate schedules
-- :mod:`optbook.channel` -- QAM over AWGN, the homework's channel model
-- :mod:`optbook.grading` -- the homework's data protocol and ``grade``
-- :mod:`optbook.symbol_detection` -- the homework's baseline, training and per-symbol limit
-- :mod:`optbook.frame_detection` -- the homework's reference solution: detectors that use the whole frame
+- :mod:`optbook.homework` -- the homework's assignment side: the channel, the grader, the
+  course's baseline and the exact limits (the reference solution is instructors' only)
+- :mod:`optbook.book` -- glued numbers and Markdown tables for the chapters
 - :mod:`optbook.runtime` -- seeding and device selection
 """
 

@@ -30,8 +30,10 @@ def glue(name: str, value: Any) -> Any:
         from myst_nb import glue as myst_glue
     except ImportError:  # Jupyter or Colab without MyST-NB: the prose shows the role
         return value
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        value = float(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)  # 6 shows as 6, not 6.0
+    elif isinstance(value, numbers.Real):
+        value = float(value)  # numpy and torch scalars as plain floats
     myst_glue(name, value, display=False)
     return value
 

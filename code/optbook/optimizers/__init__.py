@@ -2,21 +2,28 @@
 
 See :mod:`optbook.optimizers.base` for the shared loop. ``TORCH_REFERENCES`` maps each
 optimizer to the ``torch.optim`` class it reproduces (same constructor, same state, same
-steps); AdaBelief's reference is the authors' package ``adabelief-pytorch``, which is not a
-dependency of optbook (the tests import it).
+steps); AdaBelief's and Lion's references are their authors' packages
+(``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the tests
+import them).
 """
 
 import torch
 
 from optbook.optimizers.adabelief import AdaBelief
+from optbook.optimizers.adadelta import Adadelta
+from optbook.optimizers.adafactor import Adafactor
 from optbook.optimizers.adagrad import Adagrad
 from optbook.optimizers.adam import Adam
 from optbook.optimizers.adamax import Adamax
 from optbook.optimizers.adamw import AdamW
 from optbook.optimizers.base import PerParameterOptimizer
+from optbook.optimizers.lion import Lion
+from optbook.optimizers.muon import Muon
 from optbook.optimizers.nadam import NAdam
+from optbook.optimizers.radam import RAdam
 from optbook.optimizers.rmsprop import RMSprop
 from optbook.optimizers.sgd import SGD
+from optbook.optimizers.sparse_adam import SparseAdam
 
 TORCH_REFERENCES: dict[type[PerParameterOptimizer], type[torch.optim.Optimizer]] = {
     SGD: torch.optim.SGD,
@@ -26,17 +33,28 @@ TORCH_REFERENCES: dict[type[PerParameterOptimizer], type[torch.optim.Optimizer]]
     AdamW: torch.optim.AdamW,
     Adamax: torch.optim.Adamax,
     NAdam: torch.optim.NAdam,
+    RAdam: torch.optim.RAdam,
+    Adadelta: torch.optim.Adadelta,
+    SparseAdam: torch.optim.SparseAdam,
+    Adafactor: torch.optim.Adafactor,
+    Muon: torch.optim.Muon,
 }
 
 __all__ = [
     "AdaBelief",
+    "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
+    "Lion",
+    "Muon",
     "NAdam",
+    "RAdam",
     "PerParameterOptimizer",
     "RMSprop",
     "SGD",
+    "SparseAdam",
     "TORCH_REFERENCES",
 ]

@@ -55,6 +55,7 @@ from optbook.optimizers.base import (
     check_betas,
     check_nonnegative,
     new_step_counter,
+    real_views,
 )
 
 
@@ -142,6 +143,8 @@ class AdaBelief(PerParameterOptimizer):
         lr, eps, lam = group["lr"], group["eps"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         m, s = state["exp_avg"], state["exp_avg_var"]
+        # A complex entry is a pair of real numbers, as torch.optim treats it.
+        param, grad, m, s = real_views(param, grad, m, s)
 
         if group["weight_decouple"]:  # (belief.1) decoupled, as in AdamW
             param.mul_(1.0 - (lam if group["fixed_decay"] else lr * lam))
@@ -157,10 +160,11 @@ class AdaBelief(PerParameterOptimizer):
         s.mul_(beta2).addcmul_(residual, residual, value=1 - beta2)  # (belief.3) ...
         s.add_(eps)  # (belief.3) ... + eps, kept in s for the next step
         if group["amsgrad"]:
-            torch.maximum(state["max_exp_avg_var"], s, out=state["max_exp_avg_var"])  # (belief.4)
+            (s_max,) = real_views(state["max_exp_avg_var"])
+            torch.maximum(s_max, s, out=s_max)  # (belief.4)
 
         if not group["rectify"]:  # the paper's Algorithm 2
-            s_used = state["max_exp_avg_var"] if group["amsgrad"] else s
+            s_used = real_views(state["max_exp_avg_var"])[0] if group["amsgrad"] else s
             denom = (s_used.sqrt() / math.sqrt(bias_correction2)).add_(eps)  # sqrt(s_hat) + eps
             param.addcdiv_(m, denom, value=-lr / bias_correction1)  # (belief.5)
             return

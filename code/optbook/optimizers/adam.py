@@ -32,6 +32,7 @@ from optbook.optimizers.base import (
     check_betas,
     check_nonnegative,
     new_step_counter,
+    real_views,
 )
 
 
@@ -49,6 +50,8 @@ class Adam(PerParameterOptimizer):
 
     See the chapter "Adam".
     """
+
+    _bias_correction_switch = True
 
     def __init__(
         self,
@@ -75,8 +78,9 @@ class Adam(PerParameterOptimizer):
             amsgrad=amsgrad,
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
-            bias_correction=bias_correction,
         )
+        if self._bias_correction_switch:  # optbook's Adam only: AdamW has no such switch
+            defaults["bias_correction"] = bias_correction
         super().__init__(
             params,
             defaults,
@@ -90,7 +94,8 @@ class Adam(PerParameterOptimizer):
         # A state dict saved by torch.optim.Adam has no "bias_correction": torch always corrects.
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault("bias_correction", True)
+            if self._bias_correction_switch:
+                group.setdefault("bias_correction", True)
             group.setdefault("decoupled_weight_decay", False)
 
     def validate(self, group: dict[str, Any]) -> None:
@@ -101,8 +106,13 @@ class Adam(PerParameterOptimizer):
             "the small constant added to sqrt(v_hat) so that the step never divides by zero",
         )
         check_betas(group)
+        if sum(isinstance(beta, Tensor) for beta in group["betas"]) == 1:
+            raise ValueError(
+                "betas must be either both floats or both Tensors, got "
+                f"{group['betas']!r}"
+            )
         check_nonnegative(group, "weight_decay", "the weight-decay coefficient lambda")
-        if not isinstance(group["bias_correction"], bool):
+        if "bias_correction" in group and not isinstance(group["bias_correction"], bool):
             raise TypeError(
                 "bias_correction must be True (divide the averages by 1 - beta**t, torch's Adam) "
                 f"or False (the lecture's first form), got {group['bias_correction']!r}"
@@ -131,12 +141,16 @@ class Adam(PerParameterOptimizer):
                 param.mul_(1 - lr * lam)  # (adam.0) decoupled: shrink theta
             else:
                 grad = grad.add(param, alpha=lam)  # (adam.0) L2: add lambda * theta to g
-        m.lerp_(grad, 1 - beta1)  # (adam.1) m = m + (1 - beta1) (g - m)
+        # A complex entry is a pair of real numbers, as in torch.optim.
+        param, grad, m, v = real_views(param, grad, m, v)
+        beta1_here = beta1.to(param.dtype) if isinstance(beta1, Tensor) else beta1
+        m.lerp_(grad, 1 - beta1_here)  # (adam.1) m = m + (1 - beta1) (g - m)
         v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # (adam.2)
         if group["amsgrad"]:
-            v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])  # (adam.8)
+            (v_max,) = real_views(state["max_exp_avg_sq"])
+            v = torch.maximum(v_max, v, out=v_max)  # (adam.8)
 
-        if group["bias_correction"]:
+        if group.get("bias_correction", True):
             step_size = lr / (1 - beta1**t)  # (adam.7) the correction of m, folded into lr
             denom = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)  # (adam.7) sqrt(v_hat) + eps
         else:

@@ -27,6 +27,7 @@ from optbook.optimizers.base import (
     check_in_unit_interval,
     check_nonnegative,
     new_step_counter,
+    real_views,
 )
 
 
@@ -87,6 +88,8 @@ class Adamax(PerParameterOptimizer):
 
         if lam != 0:
             grad = grad.add(param, alpha=lam)  # (adamax.0)
+        # A complex entry is a pair of real numbers, as in torch.optim.
+        param, grad, m, u = real_views(param, grad, m, u)
         m.lerp_(grad, 1 - beta1)  # (adamax.1)
         torch.maximum(u.mul_(beta2), grad.abs().add_(eps), out=u)  # (adamax.4)
         step_size = lr / (1 - beta1**t)  # (adamax.5) only m is bias-corrected

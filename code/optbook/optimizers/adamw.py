@@ -37,6 +37,8 @@ class AdamW(Adam):
     step is :meth:`optbook.optimizers.adam.Adam.update` with ``decoupled_weight_decay=True``.
     """
 
+    _bias_correction_switch = False  # torch.optim.AdamW has no such argument
+
     def __init__(
         self,
         params: Any,

@@ -39,6 +39,11 @@ class PerParameterOptimizer(torch.optim.Optimizer):
     :meth:`validate`, :meth:`init_state` and :meth:`update`.
     """
 
+    # "refuse" (dense gradients only, the default) or "require" (SparseAdam: sparse only).
+    sparse_gradients = "refuse"
+    # torch keeps the step count as a tensor (SparseAdam as a Python int: False there).
+    step_is_tensor = True
+
     def __init__(self, params: Any, defaults: dict[str, Any], **switches: Any) -> None:
         refuse_implementation_switches(type(self).__name__, switches)
         super().__init__(params, defaults)
@@ -68,22 +73,73 @@ class PerParameterOptimizer(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            hyper = scalar_hyperparameters(group)
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                if param.grad.is_sparse:
-                    raise RuntimeError(
-                        f"{type(self).__name__} does not support sparse gradients; "
-                        "use a dense embedding (sparse=False)"
-                    )
+                check_gradient_layout(type(self).__name__, param.grad,
+                                      self.sparse_gradients)
                 state = self.state[param]
                 if not state:
                     state.update(self.init_state(param, group))
                 grad = -param.grad if group.get("maximize", False) else param.grad
-                self.update(param, grad, state, group)
-                if not state:  # nothing to remember (SGD without momentum): no entry, as in torch
+                self.update(param, grad, state, hyper)
+                if not state:  # nothing to remember (SGD without momentum): no entry
                     del self.state[param]
         return loss
+
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Older checkpoints hold the step count as a plain number: torch turns it back into
+        # a tensor on load, and so does optbook.
+        super().__setstate__(state)
+        if not self.step_is_tensor:
+            return
+        for param_state in self.state.values():
+            step = param_state.get("step") if isinstance(param_state, dict) else None
+            if step is not None and not torch.is_tensor(step):
+                counter = new_step_counter()
+                param_state["step"] = counter.fill_(float(step))
+
+
+def check_gradient_layout(name: str, grad: Tensor, sparse_gradients: str) -> None:
+    """Sparse gradients only where an optimizer is written for them, in clear words."""
+    if grad.is_sparse and sparse_gradients == "refuse":
+        raise RuntimeError(
+            f"{name} does not support sparse gradients; use a dense embedding "
+            "(sparse=False), or SparseAdam for the embedding's parameters"
+        )
+    if not grad.is_sparse and sparse_gradients == "require":
+        raise RuntimeError(
+            f"{name} needs sparse gradients (nn.Embedding(..., sparse=True)); for dense "
+            "gradients use Adam"
+        )
+
+
+def real_views(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Complex tensors as real ones, each entry a pair (re, im), as torch.optim treats them.
+
+    ``torch.view_as_real`` shares the storage: updating the view updates the complex
+    tensor. Real tensors pass unchanged.
+    """
+    return tuple(torch.view_as_real(t) if t.is_complex() else t for t in tensors)
+
+
+def to_scalar(value: Any) -> Any:
+    """A one-element tensor hyperparameter as a 0-d tensor (torch's ``_to_scalar``)."""
+    if isinstance(value, Tensor) and value.dim() != 0:
+        return value.squeeze()
+    return value
+
+
+def scalar_hyperparameters(group: dict[str, Any]) -> dict[str, Any]:
+    """``group`` with ``lr`` and ``betas`` as torch's step sees them (0-d if tensors)."""
+    hyper = dict(group)
+    if "lr" in hyper:
+        hyper["lr"] = to_scalar(hyper["lr"])
+    if isinstance(hyper.get("betas"), (tuple, list)):
+        hyper["betas"] = tuple(to_scalar(beta) for beta in hyper["betas"])
+    return hyper
 
 
 def refuse_implementation_switches(name: str, switches: dict[str, Any]) -> None:
@@ -106,9 +162,12 @@ def new_step_counter() -> Tensor:
 
 
 def advance_step(state: dict[str, Any]) -> int:
-    """Add one to ``state["step"]`` and return the new step number t (1 on the first step)."""
+    """Add one to ``state["step"]`` and return the new step number t (1.0 on the first step).
+
+    t is a Python float, as torch's step functions read it (``_get_value``).
+    """
     state["step"] += 1
-    return int(state["step"].item())
+    return state["step"].item()
 
 
 # -- validation: clear words for the student ---------------------------------------------------

@@ -31,6 +31,7 @@ from optbook.optimizers.base import (
     check_betas,
     check_nonnegative,
     new_step_counter,
+    real_views,
 )
 
 
@@ -113,6 +114,8 @@ class NAdam(PerParameterOptimizer):
         beta1, beta2 = group["betas"]
         psi = group["momentum_decay"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        # A complex entry is a pair of real numbers, as in torch.optim.
+        param, grad, m, v = real_views(param, grad, m, v)
         t = advance_step(state)
         bias_correction2 = 1 - beta2**t
 

@@ -2,7 +2,7 @@
 
 The homework sends 16-QAM symbols over AWGN in frames, each frame at one Eb/N0, and asks for
 a detector with a low bit error rate (BER). This module holds what a student's notebook needs
-around :mod:`optbook.channel` and :mod:`optbook.grading`:
+around :mod:`optbook.homework.channel` and :mod:`optbook.homework.grading`:
 
 - :func:`training_batches` -- an endless stream of ``(received, bits)`` batches drawn as the
   course draws them (every frame at its own Eb/N0, fresh bits and noise at every step);
@@ -15,7 +15,7 @@ around :mod:`optbook.channel` and :mod:`optbook.grading`:
   does not know Eb/N0: the per-symbol limit, to be graded next to the others;
 - :func:`judge` -- the rubric: where a graded detector stands among the references.
 
-**The detector interface** (the one :func:`optbook.grading.grade` calls): received samples,
+**The detector interface** (the one :func:`optbook.homework.grading.grade` calls): received samples,
 complex ``[frames, symbols]``, in; bit logits ``[frames, symbols, bits_per_symbol]`` out,
 ``logit > 0`` meaning bit 1. A model that follows it is trained and graded as it is.
 """
@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 from tqdm.std import tqdm
 
-from optbook.channel import QAM, check_complex, ebn0_db_to_n0
-from optbook.grading import GradeResult, make_frames, sample_ebn0_db
+from optbook.homework.channel import QAM, check_complex, ebn0_db_to_n0
+from optbook.homework.grading import GradeResult, make_frames, sample_ebn0_db
 from optbook.training import History, train
 
 __all__ = [
@@ -174,7 +174,7 @@ class SymbolwiseDetector(nn.Module):
 
 
 def as_detector(net: nn.Module) -> SymbolwiseDetector:
-    """Turn a per-symbol network into a detector that :func:`optbook.grading.grade` accepts.
+    """Turn a per-symbol network into a detector that :func:`optbook.homework.grading.grade` accepts.
 
     ``net`` maps ``(Re y, Im y)``, shape ``[..., 2]``, to bit logits ``[..., k]`` (no final
     ``Sigmoid``: ``logit > 0`` means bit 1). The result is an ``nn.Module`` that takes received
@@ -314,7 +314,7 @@ def course_validation_ber(
     symbols at each validation value, and reports the fraction of wrong bits over all these
     frames. Which 640 values land in the validation set is random, and the BER depends strongly
     on Eb/N0, so this number moves from one split to the next by far more than its bit count
-    suggests: :func:`optbook.grading.grade`'s fixed grid is the fair comparison. An
+    suggests: :func:`optbook.homework.grading.grade`'s fixed grid is the fair comparison. An
     ``nn.Module`` runs in eval mode (restored afterwards) on the device of its parameters; the
     frames are drawn on the device of ``generator``.
     """
@@ -538,7 +538,7 @@ def judge(
     4. *towards the genie*: ``ber`` at most halfway from the per-symbol limit to the genie MAP
        detector's BER: only a detector that uses more than one symbol at a time gets there.
 
-    All BERs must come from :func:`optbook.grading.grade` with the same ``seed`` (the same
+    All BERs must come from :func:`optbook.homework.grading.grade` with the same ``seed`` (the same
     samples). ``tolerance`` defaults to three standard errors of the paired difference
     between the detector and the nearest-point detector (``3 *
     result.gap_to_nearest_point_standard_error``), the resolution of the grade.

@@ -9,7 +9,7 @@ genie MAP detector that knows each frame's N0 (the limit of the task).
 
 **A detector** is any callable that takes received samples, a complex tensor
 ``[frames, symbols]``, and returns bit logits ``[frames, symbols, bits_per_symbol]``
-(``logit > 0`` means bit 1; see :mod:`optbook.channel`). It never receives N0: if it
+(``logit > 0`` means bit 1; see :mod:`optbook.homework.channel`). It never receives N0: if it
 wants the noise level, it has to estimate it from the frame.
 """
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from optbook.channel import (
+from optbook.homework.channel import (
     QAM,
     awgn,
     check_bits_per_symbol,
@@ -110,7 +110,7 @@ def make_frames(
     CPU core (``benchmarks/bench_channel_data.py``). Most of it is drawing the Gaussian
     noise; the symbols come from :func:`random_symbol_indices` (16 symbols per random
     64-bit word instead of one random number per symbol), and points and bits are copied
-    from small tables with :func:`~optbook.channel.lookup_rows`.
+    from small tables with :func:`~optbook.homework.channel.lookup_rows`.
     """
     _check_positive_int(num_frames, "num_frames")
     _check_positive_int(symbols_per_frame, "symbols_per_frame")
@@ -181,7 +181,7 @@ class GenieMapDetector:
     """The exact bit-wise MAP detector, told each frame's noise variance when it is built.
 
     ``GenieMapDetector(qam, n0=frames.n0)(frames.received)`` gives the log-likelihood
-    ratios of :func:`optbook.channel.map_bit_logits`. It is the best any detector can do
+    ratios of :func:`optbook.homework.channel.map_bit_logits`. It is the best any detector can do
     on this channel, so its BER is the limit of the homework. :func:`grade` builds one per
     block of frames for its reference column; a student's detector never gets N0.
     """
