@@ -19,8 +19,10 @@ and not used elsewhere. It then reads every file under OUTPUT (pages as text, no
 cell by cell, ``searchindex.js`` and other text as is, wheels and zips member by member)
 and reports each distinctive run or identifier it finds, every file named like a
 solution chapter or the instructors' package, and every import of ``optbook_solution``.
-With ``--full-html`` (the full book's HTML), words that occur only in solutions are
-looked up among the stemmed terms of each ``searchindex.js`` too.
+With ``--full-html`` (the full book's HTML), what its pages show outside their solutions
+counts as the book's other material too (outputs, text across an equation's label), and
+the words that occur only in solutions are looked up, stemmed as Sphinx stems them,
+among the terms of each ``searchindex.js``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,10 @@ def full_book(root: Path) -> tuple[list[tuple[str, str]], str]:
             for k, cell in enumerate(nb.cells):
                 if cell.cell_type == "markdown":
                     blocks, rest = split_solutions(cell.source)
-                    solutions += [(f"{rel} cell {k}", block) for block in blocks]
+                    solutions += [
+                        (f"{rel} cell {k} block {j}", block)
+                        for j, block in enumerate(blocks, 1)
+                    ]
                     public.append(rest)
                 else:
                     public.append(cell.source)
@@ -184,9 +189,31 @@ class Fingerprints:
             and IDENTIFIER.fullmatch(n)
             and not re.search(rf"\b{n}\b", public)
         )
-        self.solution_words = {w for _, t in solutions for w in words(t)} - set(
-            words(public)
-        )
+        self.solution_words = {w for _, t in solutions for w in words(t)}
+        self.public_words = set(words(public))
+        self.notebook_blocks = sum(" cell " in where for where, _ in solutions)
+
+    def add_public(self, text: str) -> None:
+        """Text known to be outside the solutions (the full book's rendered pages
+        without their solutions): runs across what the sources separate (an equation's
+        label, a cell's output) are no fingerprint."""
+        tokens = words(text)
+        self.public_words |= set(tokens)
+        for run in runs(tokens):
+            self.runs.pop(run, None)
+
+    def solution_stems(self) -> dict[str, str]:
+        """The search index's stems (Sphinx's English stemmer) of the words that occur
+        only in solutions: {stem: word}."""
+        from sphinx.search.en import SearchEnglish
+
+        stem = SearchEnglish({}).stem
+        public = {stem(w) for w in self.public_words}
+        return {
+            stem(w): w
+            for w in self.solution_words
+            if len(w) >= 5 and not w.isdigit() and stem(w) not in public
+        }
 
 
 # --- the output
@@ -242,19 +269,26 @@ def search_terms(text: str) -> set[str]:
     return set(index.get("terms", {})) | set(index.get("titleterms", {}))
 
 
-def html_public_words(full_html: Path) -> set[str]:
-    """Words of the full book's pages outside their solutions (outputs included)."""
+def html_public_text(full_html: Path, expected_solutions: int) -> str:
+    """The text of the full book's pages outside their solutions (outputs included), or
+    a clear error if the solutions cannot be told apart from the rest of the pages."""
     from bs4 import BeautifulSoup
 
-    found: set[str] = set()
-    for page in full_html.rglob("*.html"):
+    parts, found = [], 0
+    for page in sorted(full_html.rglob("*.html")):
         if SOLUTION_NAMES.search(page.as_posix()):
             continue
         soup = BeautifulSoup(page.read_text(errors="replace"), "html.parser")
         for block in soup.select("div.solution"):
             block.decompose()
-        found |= set(words(soup.get_text(" ")))
-    return found
+            found += 1
+        parts.append(soup.get_text(" "))
+    if found < expected_solutions:
+        raise SystemExit(
+            f"{full_html}: {found} solution blocks (div.solution) in its pages, "
+            f"{expected_solutions} in the notebooks: is it the full book's HTML?"
+        )
+    return "\n".join(parts)
 
 
 def check(
@@ -264,13 +298,10 @@ def check(
     leaks: list[str] = []
     solution_stems: dict[str, str] = {}
     if full_html is not None:
-        from sphinx.search.en import SearchEnglish
-
-        stemmer = SearchEnglish({})
-        only = fingerprints.solution_words - html_public_words(full_html)
-        solution_stems = {
-            stemmer.stem(w): w for w in only if len(w) >= 5 and not w.isdigit()
-        }
+        fingerprints.add_public(
+            html_public_text(full_html, fingerprints.notebook_blocks)
+        )
+        solution_stems = fingerprints.solution_stems()
     count = 0
     for output in outputs:
         base = output if output.is_dir() else output.parent
@@ -317,12 +348,17 @@ def main(argv: list[str] | None = None) -> int:
     fingerprints = Fingerprints(args.full_book)
     full_html = args.full_html if args.full_html and args.full_html.is_dir() else None
     leaks, count = check(args.outputs, fingerprints, full_html)
+    stems = fingerprints.solution_stems() if full_html else {}
     print(
         f"check_release: {fingerprints.blocks} solution texts, "
         f"{len(fingerprints.runs)} distinctive {SHINGLE}-word runs, "
-        f"{len(fingerprints.identifiers)} identifiers; "
-        f"search terms {'checked' if full_html else 'not checked (no --full-html)'}; "
-        f"{count} files read"
+        f"{len(fingerprints.identifiers)} identifiers, "
+        + (
+            f"{len(stems)} search terms found only in solutions; "
+            if full_html
+            else "search terms not checked (no --full-html); "
+        )
+        + f"{count} files read"
     )
     if fingerprints.blocks_without_fingerprint:
         print(

@@ -224,6 +224,18 @@ def test_the_checker_finds_a_solution_left_in(tmp_path, fingerprints):
     assert any("x.whl!optbook/homework/detector.py" in leak for leak in leaks)
 
 
+def test_the_checker_refuses_html_without_solutions_as_the_full_book(
+    tmp_path, fingerprints
+):
+    """Given pages in which it finds no solution block, the checker cannot tell solution
+    text from the rest: it stops rather than check blindly."""
+    (tmp_path / "page.html").write_text(
+        "<html><body><p>No solution here.</p></body></html>"
+    )
+    with pytest.raises(SystemExit, match="solution blocks"):
+        check_release.html_public_text(tmp_path, fingerprints.notebook_blocks)
+
+
 def test_the_students_optbook_wheel_holds_no_solution(tmp_path, fingerprints):
     """optbook as pip installs it from the students' repository (the first cells
     install it): a wheel built from pyproject.toml and code/, with no module of the
