@@ -41,6 +41,7 @@ INSTRUCTOR_ONLY = (
     "instructor/",
     "INSTRUCTORS.md",
     "scripts/release-students",
+    "scripts/handout",
     "scripts/release.py",
     "scripts/check_release.py",
     "tests/test_release",

@@ -28,6 +28,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import book_tools  # noqa: E402  (scripts/book_tools.py: the first cell the fork script writes)
 
 VERSION = book_tools.book_version(ROOT)
+# The students' release (scripts/release-students) sets hide_solutions and has none.
+STUDENTS_EDITION = CONFIG["sphinx"]["config"].get("hide_solutions", False)
 
 
 def toc_files(entries):
@@ -166,6 +168,9 @@ def test_exercises_have_dropdown_solutions(path):
     assert len(exercises) >= 3, (
         f"{path.name}: {len(exercises)} exercises, at least 3 expected"
     )
+    if STUDENTS_EDITION:  # scripts/release-students removed every solution
+        assert "{solution" not in text, f"{path.name}: a solution, students' edition"
+        return
     solved = {label for label, _ in solutions}
     assert set(exercises) <= solved, (
         f"{path.name}: exercises without a solution: {set(exercises) - solved}"

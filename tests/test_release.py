@@ -6,6 +6,7 @@ book
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -292,3 +293,12 @@ def test_footer_names_the_version_and_commit(monkeypatch, tmp_path):
         book_version.footer_text(tmp_path)
         == "Version unknown, built from commit unknown."
     )
+
+
+def test_the_guides_name_the_books_version():
+    """The instructors' guide and the README use the version the Colab cells pin."""
+    version = bt.book_version(ROOT)
+    guide = (ROOT / "INSTRUCTORS.md").read_text()
+    tags = set(re.findall(r"\bv(\d+\.\d+\.\d+)\b", guide))
+    assert tags == {version}, f"INSTRUCTORS.md: tags {tags}, pyproject.toml: {version}"
+    assert f"version **{version}**" in guide
