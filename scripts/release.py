@@ -190,7 +190,7 @@ def make_repo(out: Path, url: str, site: str | None) -> dict:
 def prefill_cache(repo: Path, cache_dir: Path) -> tuple[int, int]:
     """Cache, for the release's notebooks, the outputs of the full book's executed
     notebooks whose code is the same but for the first cell (which does nothing outside
-    Colab)."""
+    Colab, and differs: it installs from the students' repository)."""
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
@@ -198,38 +198,42 @@ def prefill_cache(repo: Path, cache_dir: Path) -> tuple[int, int]:
     if not full_dir.is_dir():
         return 0, 0
     full, mine = get_cache(full_dir), get_cache(cache_dir)
+    records = sorted(full.list_cache_records(), key=lambda r: r.created, reverse=True)
+    executed: dict[int, nbformat.NotebookNode] = {}
+
+    def code(nb):
+        return [c for c in nb.cells if c.cell_type == "code"]
+
     reused = tried = 0
     for path in sorted((repo / "chapters").glob("*.ipynb")):
         tried += 1
         ours = nbformat.read(path, as_version=4)
-        theirs = nbformat.read(ROOT / "chapters" / path.name, as_version=4)
-        try:
-            record = full.match_cache_notebook(theirs)
-        except KeyError:
-            continue  # not executed in the full book's build, or changed since
         try:
             mine.match_cache_notebook(ours)
             reused += 1
             continue  # cached already
         except KeyError:
             pass
-        executed = full.get_cache_bundle(record.pk).nb
-        ours_code = [c for c in ours.cells if c.cell_type == "code"]
-        done_code = [c for c in executed.cells if c.cell_type == "code"]
-        if len(ours_code) != len(done_code) or any(
-            a.source != b.source
-            for a, b in zip(ours_code[1:], done_code[1:], strict=True)
-        ):
-            continue
-        if done_code[0].outputs:  # the first cell printed something: not a no-op here
-            continue
-        done_code[0].source = ours_code[0].source
-        mine.cache_notebook_bundle(
-            CacheBundleIn(executed, uri=str(path), data=record.data),
-            check_validity=False,
-            overwrite=True,
-        )
-        reused += 1
+        ours_code = [c.source for c in code(ours)]
+        for record in records:  # the newest run of the same code, if any
+            if record.pk not in executed:
+                executed[record.pk] = full.get_cache_bundle(record.pk).nb
+            done = nbformat.from_dict(executed[record.pk])
+            done_code = code(done)
+            if (
+                [c.source for c in done_code[1:]] != ours_code[1:]
+                or done.metadata.get("kernelspec") != ours.metadata.get("kernelspec")
+                or done_code[0].outputs  # the first cell did something: not a no-op
+            ):
+                continue
+            done_code[0].source = ours_code[0]
+            mine.cache_notebook_bundle(
+                CacheBundleIn(done, uri=str(path), data=record.data),
+                check_validity=False,
+                overwrite=True,
+            )
+            reused += 1
+            break
     return reused, tried
 
 
