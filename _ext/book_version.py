@@ -12,17 +12,29 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import subprocess
 from pathlib import Path
 
-import tomllib
+
+def project_version(pyproject_text: str) -> str:
+    """``project.version`` of a pyproject.toml (tomllib from Python 3.11 on)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the one key we need, by its TOML form
+        section = re.search(r"(?ms)^\[project\]\n(.*?)(?=^\[|\Z)", pyproject_text)
+        found = section and re.search(r'(?m)^version\s*=\s*"([^"]+)"', section[1])
+        if not found:
+            raise ValueError("pyproject.toml: no project.version") from None
+        return found[1]
+    return tomllib.loads(pyproject_text)["project"]["version"]
 
 
 def _version(folder: Path) -> str:
     for root in (folder, os.environ.get("OPTBOOK_ROOT")):
         if root and (Path(root) / "pyproject.toml").is_file():
             text = (Path(root) / "pyproject.toml").read_text()
-            return tomllib.loads(text)["project"]["version"]
+            return project_version(text)
     return "unknown"
 
 

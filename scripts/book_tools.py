@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 
 import nbformat
-import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,9 +28,22 @@ MAX_COLUMNS = 88
 SOLUTION_CHAPTERS = ("chapters/homework_solution",)
 
 
+def project_version(pyproject_text: str) -> str:
+    """``project.version`` of a pyproject.toml (tomllib from Python 3.11 on)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the one key we need, by its TOML form
+        section = re.search(r"(?ms)^\[project\]\n(.*?)(?=^\[|\Z)", pyproject_text)
+        found = section and re.search(r'(?m)^version\s*=\s*"([^"]+)"', section[1])
+        if not found:
+            raise ValueError("pyproject.toml: no project.version") from None
+        return found[1]
+    return tomllib.loads(pyproject_text)["project"]["version"]
+
+
 def book_version(root: Path = ROOT) -> str:
     """The book's version: ``project.version`` of ``pyproject.toml``."""
-    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    return project_version((root / "pyproject.toml").read_text())
 
 
 def repository_url(root: Path = ROOT) -> str:

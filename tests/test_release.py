@@ -302,3 +302,20 @@ def test_the_guides_name_the_books_version():
     tags = set(re.findall(r"\bv(\d+\.\d+\.\d+)\b", guide))
     assert tags == {version}, f"INSTRUCTORS.md: tags {tags}, pyproject.toml: {version}"
     assert f"version **{version}**" in guide
+
+
+def test_the_version_is_read_without_tomllib_too(monkeypatch):
+    """Python 3.10 (the README's oldest) has no tomllib: the fallback reads the same."""
+    text = (ROOT / "pyproject.toml").read_text()
+    expected = bt.project_version(text)
+    real_import = __import__
+
+    def no_tomllib(name, *args, **kwargs):
+        if name == "tomllib":
+            raise ModuleNotFoundError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", no_tomllib)
+    assert bt.project_version(text) == expected == book_version.project_version(text)
+    with pytest.raises(ValueError, match="no project.version"):
+        bt.project_version('[tool.x]\nversion = "9"\n')
