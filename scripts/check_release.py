@@ -65,6 +65,7 @@ TEXT_SUFFIXES = {
     "",
 }
 SOLUTION_NAMES = re.compile(r"homework_solution|optbook_solution|optbook-solution")
+SOLUTION_DOC = re.compile(r"\bchapters/homework_solution\b")  # its name in the site
 IMPORTS_SOLUTION = re.compile(r"^\s*(from|import)\s+optbook_solution\b", re.MULTILINE)
 IDENTIFIER = re.compile(
     r"\b(?:[A-Za-z][a-z0-9]+(?:[A-Z][a-z0-9]+)+|[a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b"
@@ -234,6 +235,11 @@ def texts(path: Path, base: Path) -> Iterator[tuple[str, str]]:
                 for member in archive.namelist():
                     name = f"{rel}!{member}"
                     yield name, archive.read(member).decode("utf-8", errors="replace")
+        elif file.name == "objects.inv":  # Sphinx inventory: 4 header lines, then zlib
+            import zlib
+
+            body = file.read_bytes().split(b"\n", 4)[-1]
+            yield rel, zlib.decompress(body).decode("utf-8", errors="replace")
         elif file.suffix in TEXT_SUFFIXES:
             yield rel, file.read_text(errors="replace")
         else:
@@ -310,6 +316,9 @@ def check(
             where = f"{output.name}/{name}"
             if SOLUTION_NAMES.search(name):
                 leaks.append(f"{where}: a solution file")
+            site = name.endswith((".html", ".js", "objects.inv"))
+            if site and SOLUTION_DOC.search(text):
+                leaks.append(f"{where}: names the solution chapter (a link, the index)")
             if IMPORTS_SOLUTION.search(text):
                 leaks.append(f"{where}: imports optbook_solution")
             if not text:

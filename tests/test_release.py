@@ -218,6 +218,10 @@ def test_the_checker_finds_a_solution_left_in(tmp_path, fingerprints):
     (tmp_path / "page.html").write_text(f"<html><body><p>{words}</p></body></html>")
     leaks = check_release.check([tmp_path / "page.html"], fingerprints)[0]
     assert leaks and "text of the solution" in leaks[0]
+    link = '<a href="chapters/homework_solution.html">x</a>'
+    (tmp_path / "page.html").write_text(link)
+    leaks = check_release.check([tmp_path / "page.html"], fingerprints)[0]
+    assert leaks and "names the solution chapter" in leaks[0]
     solution_module = ROOT / "instructor" / "optbook_solution" / "frame_detection.py"
     with zipfile.ZipFile(tmp_path / "x.whl", "w") as wheel:
         wheel.writestr("optbook/homework/detector.py", solution_module.read_text())
