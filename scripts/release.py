@@ -64,14 +64,18 @@ part of it.
 **Read the book**: {site}
 
 **On Colab**: open a chapter of the book, use the rocket icon at the top and choose
-*Colab*. The first cell of each notebook installs `optbook` {version_note} from this
-repository.
+*Colab*. The first cell of each notebook installs `optbook` from this repository, at
+the book's version (tag `v{version}`).
 
 **On your machine** (Python 3.10 or newer):
 
-```bash git clone {url} cd {name} scripts/build-book # set up .venv, execute the
-notebooks, build the book .venv/bin/jupyter lab chapters/ # work on the notebooks
-scripts/test # ruff, unit tests, every notebook, the strict build ```
+```bash
+git clone {url}
+cd {name}
+scripts/build-book               # set up .venv, execute the notebooks, build the book
+.venv/bin/jupyter lab chapters/  # work on the notebooks (as root: add --allow-root)
+scripts/test                     # ruff, unit tests, every notebook, the strict build
+```
 
 How to write or change a chapter: `CONTRIBUTING.md`.
 """
@@ -178,7 +182,7 @@ def make_repo(out: Path, url: str, site: str | None) -> dict:
                     title=config["title"],
                     url=url,
                     name=name,
-                    version_note=f"{version}",
+                    version=version,
                     site=site or "(the course gives the address of its site)",
                 )
             )

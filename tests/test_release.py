@@ -185,7 +185,10 @@ def test_the_release_leaves_out_what_instructors_keep(students_repo):
     assert config["repository"]["url"] == "https://github.com/my-course/students"
     assert config["sphinx"]["config"]["hide_solutions"] is True
     assert "solutions fold out" not in str(config["parse"]["myst_substitutions"])
-    assert "my-course/students" in (out / "README.md").read_text()
+    readme = (out / "README.md").read_text()
+    clone = "git clone https://github.com/my-course/students\ncd students\n"
+    assert f"```bash\n{clone}" in readme
+    assert f"tag `v{bt.book_version(ROOT)}`" in readme
     version = bt.book_version(ROOT)
     for path in (out / "chapters").glob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
