@@ -1,7 +1,6 @@
 """The students' release, handouts and forks (scripts/release.py, book_tools.py,
 check_release.py, fork-for-class), on the book's own notebooks, without building the
-book
-(scripts/test builds the release and checks it; these tests are the fast part)."""
+book (scripts/test builds the release and checks it; these tests are the fast part)."""
 
 from __future__ import annotations
 
