@@ -1,9 +1,11 @@
-"""The notebooks' conventions (CONTRIBUTING.md), checked over every notebook of the book.
+"""The notebooks' conventions (CONTRIBUTING.md), checked over every notebook of the
+book.
 
-nbval executes the notebooks; these tests check what execution cannot: that each notebook is
-in the table of contents, is committed without outputs, installs optbook on Colab (and only
-there) from the repository URL of _config.yml, is seeded, picks its device, and has exercises
-with dropdown solutions.
+nbval executes the notebooks; these tests check what execution cannot: that each
+notebook is in the table of contents, is committed without outputs, installs optbook on
+Colab (and only there) from the repository URL of _config.yml at the version of
+pyproject.toml (tag v<version>; the solution chapter installs the instructors' package
+too), is seeded, picks its device, and has exercises with dropdown solutions.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 REPOSITORY_URL = CONFIG["repository"]["url"]
+sys.path.insert(0, str(ROOT / "scripts"))
+import book_tools  # noqa: E402  (scripts/book_tools.py: the first cell the fork script writes)
+
+VERSION = book_tools.book_version(ROOT)
+# The students' release (scripts/release-students) sets hide_solutions and has none.
+STUDENTS_EDITION = CONFIG["sphinx"]["config"].get("hide_solutions", False)
 
 
 def toc_files(entries):
@@ -52,19 +60,31 @@ def test_there_are_notebooks():
 
 
 def test_every_toc_entry_exists():
-    missing = [f for f in TOC_FILES if not any((ROOT / f"{f}{ext}").exists() for ext in (".ipynb", ".md"))]
+    missing = [
+        f
+        for f in TOC_FILES
+        if not any((ROOT / f"{f}{ext}").exists() for ext in (".ipynb", ".md"))
+    ]
     assert not missing, f"_toc.yml lists files that do not exist: {missing}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_in_the_toc(path):
-    assert f"chapters/{path.stem}" in TOC_FILES, f"{path.name} is not listed in _toc.yml"
+    assert f"chapters/{path.stem}" in TOC_FILES, (
+        f"{path.name} is not listed in _toc.yml"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_no_outputs(path):
-    stored = [i for i, cell in enumerate(code_cells(read(path))) if cell.outputs or cell.execution_count]
-    assert not stored, f"{path.name}: code cells {stored} carry outputs; run scripts/clear-outputs"
+    stored = [
+        i
+        for i, cell in enumerate(code_cells(read(path)))
+        if cell.outputs or cell.execution_count
+    ]
+    assert not stored, (
+        f"{path.name}: code cells {stored} carry outputs; run scripts/clear-outputs"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -72,40 +92,89 @@ def test_kernel_is_python3(path):
     assert read(path).metadata.get("kernelspec", {}).get("name") == "python3"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_first_code_cell_installs_optbook_only_on_colab(path):
-    first = code_cells(read(path))[0].source
-    urls = re.findall(r"git\+(https://[^\s\"']+)", first)
-    assert urls == [REPOSITORY_URL], f"{path.name}: the first code cell must install from {REPOSITORY_URL}, found {urls}"
-    assert '"google.colab" in sys.modules' in first
+def colab_install(source: str, name: str, on_colab: bool) -> list | None:
+    """Run a first cell with subprocess.run mocked: the pip command it runs, or None."""
+    modules = {"google.colab": types.ModuleType("google.colab")} if on_colab else {}
+    with mock.patch("subprocess.run") as run, mock.patch.dict(sys.modules, modules):
+        if not on_colab:
+            sys.modules.pop("google.colab", None)
+        exec(compile(source, name, "exec"), {})
+    if not run.called:
+        return None
+    assert run.call_count == 1, (
+        f"{name}: the first cell runs pip once, not {run.call_count}x"
+    )
+    assert run.call_args.kwargs.get("check") is True, (
+        f"{name}: pip's failure must stop it"
+    )
+    return run.call_args.args[0]
 
-    with mock.patch("subprocess.run") as run:  # outside Colab: nothing happens
-        sys.modules.pop("google.colab", None)
-        exec(compile(first, path.name, "exec"), {})
-        run.assert_not_called()
-    with mock.patch("subprocess.run") as run, mock.patch.dict(sys.modules, {"google.colab": types.ModuleType("google.colab")}):
-        exec(compile(first, path.name, "exec"), {})  # on Colab: pip installs from the repository
-        run.assert_called_once()
-        assert f"git+{REPOSITORY_URL}" in run.call_args.args[0]
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_installs_the_pinned_optbook_only_on_colab(path):
+    first = code_cells(read(path))[0].source
+    wide = [line for line in first.splitlines() if len(line) > book_tools.MAX_COLUMNS]
+    assert not wide, f"{path.name}: first cell lines wider than 88 columns: {wide}"
+    assert '"google.colab" in sys.modules' in first
+    assert colab_install(first, path.name, on_colab=False) is None, (
+        f"{path.name}: outside Colab the first cell must do nothing"
+    )
+    command = colab_install(first, path.name, on_colab=True)
+    assert command is not None, (
+        f"{path.name}: on Colab the first cell must install optbook"
+    )
+    pinned = f"git+{REPOSITORY_URL}@v{VERSION}"
+    expected = [f"optbook @ {pinned}"]
+    if book_tools.is_solution_chapter(path):  # instructors: their package too
+        expected.append(f"optbook-solution @ {pinned}#subdirectory=instructor")
+    assert command[1:5] == ["-m", "pip", "install", "-q"], f"{path.name}: {command}"
+    assert command[5:] == expected, (
+        f"{path.name}: the first cell must install {expected} (the URL of _config.yml "
+        "at "
+        f"the version of pyproject.toml), not {command[5:]}: run scripts/fork-for-class"
+    )
+    assert first == book_tools.first_cell(
+        REPOSITORY_URL, VERSION, instructor=book_tools.is_solution_chapter(path)
+    ), (
+        f"{path.name}: the first cell differs from what scripts/fork-for-class "
+        "writes; run it"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_seeded_and_picks_its_device(path):
     second = code_cells(read(path))[1].source
-    assert "seed_everything(" in second, f"{path.name}: the second code cell must call seed_everything"
-    assert "pick_device(" in second, f"{path.name}: the second code cell must call pick_device"
+    assert "seed_everything(" in second, (
+        f"{path.name}: the second code cell must call seed_everything"
+    )
+    assert "pick_device(" in second, (
+        f"{path.name}: the second code cell must call pick_device"
+    )
 
 
 # The homework is the exercise of its part: it has tasks, not exercises with solutions.
 WITHOUT_EXERCISES = {"homework", "homework_solution"}
 
 
-@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem not in WITHOUT_EXERCISES], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path",
+    [p for p in NOTEBOOKS if p.stem not in WITHOUT_EXERCISES],
+    ids=lambda p: p.name,
+)
 def test_exercises_have_dropdown_solutions(path):
     text = markdown(read(path))
     exercises = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
     solutions = re.findall(r"```\{solution\} (\S+)\n((?::[^\n]*\n)*)", text)
-    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises, at least 3 expected"
+    assert len(exercises) >= 3, (
+        f"{path.name}: {len(exercises)} exercises, at least 3 expected"
+    )
+    if STUDENTS_EDITION:  # scripts/release-students removed every solution
+        assert "{solution" not in text, f"{path.name}: a solution, students' edition"
+        return
     solved = {label for label, _ in solutions}
-    assert set(exercises) <= solved, f"{path.name}: exercises without a solution: {set(exercises) - solved}"
-    assert all(":class: dropdown" in options for _, options in solutions), f"{path.name}: every solution is a dropdown"
+    assert set(exercises) <= solved, (
+        f"{path.name}: exercises without a solution: {set(exercises) - solved}"
+    )
+    assert all(":class: dropdown" in options for _, options in solutions), (
+        f"{path.name}: every solution is a dropdown"
+    )
