@@ -1,7 +1,7 @@
 """Check the built HTML book: every chapter page exists and shows its figures.
 
-A notebook whose figures silently vanish (a non-inline matplotlib backend in the kernel, say)
-still executes and still builds without warnings; this check catches it.
+A notebook whose figures silently vanish (a non-inline matplotlib backend in the kernel,
+say) still executes and still builds without warnings; this check catches it.
     usage: python scripts/check_built_book.py [_build/html]
 """
 
@@ -33,7 +33,9 @@ def main(html: Path) -> int:
         if not page.exists():
             problems.append(f"{page}: missing")
             continue
-        figures = re.findall(r'<img[^>]+src="(?:\.\./)*_images/[^"]+\.png"', page.read_text())
+        figures = re.findall(
+            r'<img[^>]+src="(?:\.\./)*_images/[^"]+\.png"', page.read_text()
+        )
         print(f"{name}: {len(figures)} figures")
         if not figures:
             problems.append(f"{page}: no figure")

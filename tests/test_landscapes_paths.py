@@ -1,4 +1,4 @@
-"""Unit tests of the 2-D toolkit (landscapes, paths, plots) and of source.py and runtime.py."""
+"""Unit tests of the 2-D toolkit (landscapes, paths, plots), source.py, runtime.py."""
 
 from __future__ import annotations
 
@@ -38,13 +38,17 @@ def _gradient(landscape: Landscape, point) -> torch.Tensor:
     return xy.grad
 
 
-# -- landscapes ---------------------------------------------------------------------------------
+# -- landscapes ------------------------------------------------------------------------
 def test_elongated_quadratic_values_and_curvatures():
     q = elongated_quadratic(steep=20.0, flat=2.0)
     assert q(torch.tensor([1.0, 0.0])).item() == pytest.approx(1.0)  # flat / 2
     assert q(torch.tensor([0.0, 1.0])).item() == pytest.approx(10.0)  # steep / 2
-    hessian = torch.autograd.functional.hessian(q, torch.tensor([0.3, -0.7], dtype=torch.float64))
-    torch.testing.assert_close(hessian, torch.diag(torch.tensor([2.0, 20.0], dtype=torch.float64)))
+    hessian = torch.autograd.functional.hessian(
+        q, torch.tensor([0.3, -0.7], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        hessian, torch.diag(torch.tensor([2.0, 20.0], dtype=torch.float64))
+    )
 
 
 @pytest.mark.parametrize("steep, flat", [(0.0, 1.0), (1.0, -1.0)])
@@ -57,7 +61,10 @@ def test_elongated_quadratic_refuses_nonpositive_curvature(steep, flat):
 def test_minimum_is_a_stationary_point_inside_the_window(landscape):
     assert landscape.minimum is not None
     x, y = landscape.minimum
-    assert landscape.xlim[0] < x < landscape.xlim[1] and landscape.ylim[0] < y < landscape.ylim[1]
+    assert (
+        landscape.xlim[0] < x < landscape.xlim[1]
+        and landscape.ylim[0] < y < landscape.ylim[1]
+    )
     assert _gradient(landscape, landscape.minimum).abs().max().item() < 1e-12
 
 
@@ -65,9 +72,9 @@ def test_minimum_values():
     assert rosenbrock()(torch.tensor([1.0, 1.0])).item() == 0.0
     assert rosenbrock(a=2.0, b=10.0)(torch.tensor([2.0, 4.0])).item() == 0.0
     assert beale()(torch.tensor([3.0, 0.5])).item() == pytest.approx(0.0, abs=1e-12)
-    assert saddle()(torch.tensor([0.0, math.sqrt(2)], dtype=torch.float64)).item() == pytest.approx(
-        -1.0
-    )
+    assert saddle()(
+        torch.tensor([0.0, math.sqrt(2)], dtype=torch.float64)
+    ).item() == pytest.approx(-1.0)
     # and the saddle point of saddle(): zero gradient, but not a minimum
     assert _gradient(saddle(), (0.0, 0.0)).abs().max().item() == 0.0
     assert saddle()(torch.tensor([0.0, 0.5])).item() < 0.0
@@ -90,10 +97,12 @@ def test_grid_covers_the_window():
     assert values.dtype == torch.float64
     assert grid_x.min().item() == r.xlim[0] and grid_x.max().item() == r.xlim[1]
     assert grid_y.min().item() == r.ylim[0] and grid_y.max().item() == r.ylim[1]
-    torch.testing.assert_close(values[7, 11], r(torch.stack([grid_x[7, 11], grid_y[7, 11]])))
+    torch.testing.assert_close(
+        values[7, 11], r(torch.stack([grid_x[7, 11], grid_y[7, 11]]))
+    )
 
 
-# -- paths --------------------------------------------------------------------------------------
+# -- paths -----------------------------------------------------------------------------
 def test_run_path_records_start_every_step_and_losses():
     q = elongated_quadratic(steep=20.0, flat=1.0)
     path = run_path(q, lambda p: SGD(p, lr=0.05), (-4.0, 1.5), steps=30)
@@ -109,7 +118,10 @@ def test_run_path_gradient_descent_follows_the_closed_form():
     # On (a x^2 + b y^2)/2 a step multiplies x by (1 - lr a) and y by (1 - lr b).
     a, b, lr, steps = 1.0, 20.0, 0.07, 25
     path = run_path(
-        elongated_quadratic(steep=b, flat=a), lambda p: SGD(p, lr=lr), (-4.0, 1.5), steps
+        elongated_quadratic(steep=b, flat=a),
+        lambda p: SGD(p, lr=lr),
+        (-4.0, 1.5),
+        steps,
     )
     t = torch.arange(steps + 1, dtype=torch.float64)
     expected = torch.stack([-4.0 * (1 - lr * a) ** t, 1.5 * (1 - lr * b) ** t], dim=1)
@@ -140,7 +152,7 @@ def test_run_path_refuses_bad_arguments():
         run_path(q, lambda p: SGD(p, lr=0.1), (1.0, 2.0), 0)
 
 
-# -- plots (smoke tests: they draw what they should, where they should) -------------------------
+# -- plots (smoke tests: they draw what they should, where they should) ----------------
 def test_plot_paths_draws_one_line_per_path_over_the_contours():
     q = elongated_quadratic()
     runs = {
@@ -156,7 +168,9 @@ def test_plot_paths_draws_one_line_per_path_over_the_contours():
     diverging = next(line for line in ax.get_lines() if line.get_label() == "diverging")
     assert np.isfinite(diverging.get_xydata()).all()  # the non-finite tail is dropped
     assert ax.get_title() == "two paths"
-    assert ax.get_xlim() == q.xlim and ax.get_ylim() == q.ylim  # a wild path does not rescale
+    assert (
+        ax.get_xlim() == q.xlim and ax.get_ylim() == q.ylim
+    )  # a wild path does not rescale
     assert len(ax.collections) > 0  # the contours
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["slow", "diverging"]
 
@@ -170,7 +184,10 @@ def test_plot_landscape_without_log_contours():
 def test_plot_curves_draws_each_curve():
     fig, ax = plt.subplots()
     returned = plots.plot_curves(
-        {"a": [1.0, 0.5, 0.25], "b": torch.tensor([2.0, 1.0])}, ax=ax, title="curves", ylabel="loss"
+        {"a": [1.0, 0.5, 0.25], "b": torch.tensor([2.0, 1.0])},
+        ax=ax,
+        title="curves",
+        ylabel="loss",
     )
     assert returned is ax
     lines = ax.get_lines()
@@ -193,10 +210,13 @@ def test_plot_band_draws_mean_and_band_and_checks_shapes():
         plots.plot_band({"bad": torch.ones(3)})
 
 
-# -- source -------------------------------------------------------------------------------------
+# -- source ----------------------------------------------------------------------------
 def test_show_source_returns_the_real_source():
     shown = source.show_source(SGD.update)
-    assert shown.code == textwrap.dedent(inspect.getsource(SGD.update)).rstrip()
+    real = textwrap.dedent(inspect.getsource(SGD.update)).rstrip()
+    assert shown.code == source.plain_docstrings(real)
+    # only docstring lines may differ, and the code lines are all there
+    assert len(shown.code.splitlines()) == len(real.splitlines())
     assert shown.code.startswith("def update(")
     assert "# (gd.4)" in shown.code
     assert shown.origin == "optbook.optimizers.sgd.SGD.update"
@@ -217,7 +237,9 @@ def test_show_source_of_a_decorated_method_class_and_module():
     assert source.show_source(SGD).code.startswith("class SGD(PerParameterOptimizer):")
     module = source.show_source(landscapes)
     assert module.origin == "optbook.landscapes"
-    assert module.code == inspect.getsource(landscapes).rstrip()
+    assert module.code == source.plain_docstrings(
+        inspect.getsource(landscapes).rstrip()
+    )
 
 
 def test_strip_docstring_drops_exactly_the_docstring():
@@ -229,15 +251,37 @@ def test_strip_docstring_drops_exactly_the_docstring():
     cls = source.show_source(SGD, strip_docstring=True).code
     assert '"""SGD with' not in cls and "def update(" in cls
     # a module: the code starts at the first statement after the docstring
-    assert source.show_source(paths, strip_docstring=True).code.startswith("from __future__")
+    assert source.show_source(paths, strip_docstring=True).code.startswith(
+        "from __future__"
+    )
 
 
 def test_strip_docstring_keeps_code_without_a_docstring():
-    # SGD.update has no docstring of its own (inspect.getdoc would inherit the base class's):
-    # nothing may be removed.
+    # SGD.update has no docstring of its own (inspect.getdoc would inherit the base
+    # class's): nothing may be removed.
     assert inspect.getdoc(SGD.update)  # the inherited one
     shown = source.show_source(SGD.update, strip_docstring=True)
     assert shown.code == source.show_source(SGD.update).code
+
+
+def test_docstrings_are_shown_without_sphinx_markup():
+    code = (
+        "def f(x):\n"
+        '    """A :class:`~optbook.paths.Path` from :func:`run_path`, see\n'
+        "    :attr:`Path.final_loss <optbook.paths.Path.final_loss>`; ``x`` is kept.\n"
+        '    """\n'
+        '    return "``not a docstring``"  # :func:`nor a comment`\n'
+    )
+    assert source.plain_docstrings(code) == (
+        "def f(x):\n"
+        '    """A Path from run_path, see\n'
+        "    Path.final_loss; x is kept.\n"
+        '    """\n'
+        '    return "``not a docstring``"  # :func:`nor a comment`\n'
+    )
+    assert source.plain_docstrings("def broken(:") == "def broken(:"
+    shown = source.show_source(paths).code
+    assert ":class:" not in shown and "``" not in shown
 
 
 def test_show_source_refuses_what_has_no_source():
@@ -247,7 +291,7 @@ def test_show_source_refuses_what_has_no_source():
         source.show_source(3)
 
 
-# -- runtime ------------------------------------------------------------------------------------
+# -- runtime ---------------------------------------------------------------------------
 def _draws():
     return (random.random(), np.random.rand(), torch.rand(1).item())
 
@@ -261,7 +305,9 @@ def test_seed_everything_makes_python_numpy_and_torch_reproducible():
     assert all(a != b for a, b in zip(_draws(), first, strict=True))
     assert isinstance(generator, torch.Generator)
     again = runtime.seed_everything(123)
-    assert torch.equal(torch.rand(3, generator=generator), torch.rand(3, generator=again))
+    assert torch.equal(
+        torch.rand(3, generator=generator), torch.rand(3, generator=again)
+    )
 
 
 def test_seed_everything_accepts_large_seeds():
@@ -287,7 +333,9 @@ def test_colors_keep_a_method_s_color_across_panels():
     q = elongated_quadratic()
     runs = {
         "gd": run_path(q, lambda p: SGD(p, lr=0.05), (-5.0, 2.0), 5),
-        "momentum": run_path(q, lambda p: SGD(p, lr=0.05, momentum=0.9), (-5.0, 2.0), 5),
+        "momentum": run_path(
+            q, lambda p: SGD(p, lr=0.05, momentum=0.9), (-5.0, 2.0), 5
+        ),
     }
     colors = {"momentum": "C3"}
     ax = plots.plot_paths(q, {"momentum": runs["momentum"]}, colors=colors)
@@ -297,5 +345,7 @@ def test_colors_keep_a_method_s_color_across_panels():
         {"gd": runs["gd"].losses, "momentum": runs["momentum"].losses}, colors=colors
     )
     gd, momentum = ax.get_lines()
-    assert matplotlib.colors.same_color(gd.get_color(), "C0")  # not in colors: the cycle
+    assert matplotlib.colors.same_color(
+        gd.get_color(), "C0"
+    )  # not in colors: the cycle
     assert matplotlib.colors.same_color(momentum.get_color(), "C3")

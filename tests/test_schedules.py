@@ -15,9 +15,13 @@ matplotlib.use("Agg")
 BASE = 0.1
 T = 60
 
-# name: (scheduler factory, closed form of the lr used by optimizer step t+1, t = 0, 1, ...)
+# name: (scheduler factory, closed form of the lr used by optimizer step t+1, t = 0, 1,
+# ...)
 CLOSED_FORMS = {
-    "StepLR": (lambda o: S.StepLR(o, step_size=15, gamma=0.5), lambda t: BASE * 0.5 ** (t // 15)),
+    "StepLR": (
+        lambda o: S.StepLR(o, step_size=15, gamma=0.5),
+        lambda t: BASE * 0.5 ** (t // 15),
+    ),
     "ExponentialLR": (lambda o: S.ExponentialLR(o, gamma=0.9), lambda t: BASE * 0.9**t),
     "CosineAnnealingLR": (
         lambda o: S.CosineAnnealingLR(o, T_max=T, eta_min=1e-3),
@@ -77,8 +81,12 @@ def test_sequential_warmup_then_cosine():
     assert all(
         a < b for a, b in zip(trace[:warm], trace[1 : warm + 1], strict=True)
     )  # warm-up rises
-    assert trace[warm] == pytest.approx(BASE, rel=1e-12)  # the peak, where cosine starts
-    assert all(a > b for a, b in zip(trace[warm:-1], trace[warm + 1 :], strict=True))  # then decays
+    assert trace[warm] == pytest.approx(
+        BASE, rel=1e-12
+    )  # the peak, where cosine starts
+    assert all(
+        a > b for a, b in zip(trace[warm:-1], trace[warm + 1 :], strict=True)
+    )  # then decays
 
 
 def test_one_cycle_peaks_at_pct_start_and_cycles_momentum():
@@ -89,7 +97,9 @@ def test_one_cycle_peaks_at_pct_start_and_cycles_momentum():
     assert peak == 29  # the warm-up phase covers pct_start * total_steps - 1 steps
     assert lrs[peak] == pytest.approx(0.5, rel=1e-12)
     assert lrs[0] == pytest.approx(0.5 / 25, rel=1e-12)  # max_lr / div_factor
-    assert momenta[peak] == pytest.approx(0.85, rel=1e-12)  # base_momentum at the lr peak
+    assert momenta[peak] == pytest.approx(
+        0.85, rel=1e-12
+    )  # base_momentum at the lr peak
     assert momenta[0] == pytest.approx(0.95, rel=1e-12)  # max_momentum at the start
 
 

@@ -1,8 +1,8 @@
 """Two-dimensional test functions, small enough to draw and to reason about.
 
 Each :class:`Landscape` evaluates ``f`` on a tensor whose last dimension holds the two
-coordinates (x, y), so the same function serves one point (an optimizer's parameter) and a
-whole grid (the contour plot). Used by every chapter's 2-D demo.
+coordinates (x, y), so the same function serves one point (an optimizer's parameter) and
+a whole grid (the contour plot). Used by every chapter's 2-D demo.
 """
 
 from __future__ import annotations
@@ -27,11 +27,16 @@ class Landscape:
 
     def __call__(self, xy: Tensor) -> Tensor:
         if xy.shape[-1] != 2:
-            raise ValueError(f"{self.name} takes points with 2 coordinates (x, y) in the last dimension, got shape {tuple(xy.shape)}")
+            raise ValueError(
+                f"{self.name} takes points with 2 coordinates (x, y) in the last "
+                f"dimension, got shape {tuple(xy.shape)}"
+            )
         return self.fn(xy)
 
     def grid(self, resolution: int = 200) -> tuple[Tensor, Tensor, Tensor]:
-        """``X, Y, Z`` on a ``resolution x resolution`` grid over the window, for ``contour``."""
+        """``X, Y, Z`` on a ``resolution x resolution`` grid over the window.
+
+        For ``contour``."""
         xs = torch.linspace(*self.xlim, resolution, dtype=torch.float64)
         ys = torch.linspace(*self.ylim, resolution, dtype=torch.float64)
         grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")
@@ -40,22 +45,33 @@ class Landscape:
 
 
 def elongated_quadratic(steep: float = 20.0, flat: float = 1.0) -> Landscape:
-    """``f(x, y) = (flat * x**2 + steep * y**2) / 2``: curvature ``flat`` along x, ``steep`` along y.
+    """``f(x, y) = (flat * x**2 + steep * y**2) / 2``: curvatures ``flat``, ``steep``.
 
-    The condition number is ``steep / flat``: gradient descent needs ``lr < 2 / steep`` to stay
-    stable along y, and then crawls along x at a rate ``1 - lr * flat`` per step.
+    The condition number is ``steep / flat``: gradient descent needs ``lr < 2 / steep``
+    to stay stable along y, and then crawls along x at a rate ``1 - lr * flat`` per
+    step.
     """
     if steep <= 0 or flat <= 0:
-        raise ValueError(f"both curvatures must be positive, got steep={steep}, flat={flat}")
+        raise ValueError(
+            f"both curvatures must be positive, got steep={steep}, flat={flat}"
+        )
 
     def fn(xy: Tensor) -> Tensor:
         return 0.5 * (flat * xy[..., 0] ** 2 + steep * xy[..., 1] ** 2)
 
-    return Landscape(f"quadratic, curvatures {flat:g} and {steep:g}", fn, (-5.5, 5.5), (-2.5, 2.5), (0.0, 0.0))
+    return Landscape(
+        f"quadratic, curvatures {flat:g} and {steep:g}",
+        fn,
+        (-5.5, 5.5),
+        (-2.5, 2.5),
+        (0.0, 0.0),
+    )
 
 
 def rosenbrock(a: float = 1.0, b: float = 100.0) -> Landscape:
-    """``f(x, y) = (a - x)**2 + b (y - x**2)**2``: a curved, flat-bottomed valley, minimum at ``(a, a**2)``."""
+    """``f(x, y) = (a - x)**2 + b (y - x**2)**2``: a curved, flat-bottomed valley.
+
+    Its minimum is at ``(a, a**2)``."""
 
     def fn(xy: Tensor) -> Tensor:
         x, y = xy[..., 0], xy[..., 1]
@@ -65,17 +81,19 @@ def rosenbrock(a: float = 1.0, b: float = 100.0) -> Landscape:
 
 
 def saddle() -> Landscape:
-    """``f(x, y) = x**2 - y**2 + y**4 / 4``: a saddle at the origin between two minima ``(0, +-sqrt 2)``.
+    """``f(x, y) = x**2 - y**2 + y**4 / 4``: a saddle at 0, minima at ``(0, +-sqrt 2)``.
 
-    Started on the ridge y = 0 (up to a tiny offset), plain gradient descent barely moves in y:
-    the escape takes a direction whose gradient is almost zero.
+    Started on the ridge y = 0 (up to a tiny offset), plain gradient descent barely
+    moves in y: the escape takes a direction whose gradient is almost zero.
     """
 
     def fn(xy: Tensor) -> Tensor:
         x, y = xy[..., 0], xy[..., 1]
         return x**2 - y**2 + y**4 / 4
 
-    return Landscape("saddle", fn, (-2.0, 2.0), (-2.2, 2.2), (0.0, 2**0.5), log_contours=False)
+    return Landscape(
+        "saddle", fn, (-2.0, 2.0), (-2.2, 2.2), (0.0, 2**0.5), log_contours=False
+    )
 
 
 def beale() -> Landscape:
@@ -83,7 +101,10 @@ def beale() -> Landscape:
 
     def fn(xy: Tensor) -> Tensor:
         x, y = xy[..., 0], xy[..., 1]
-        return ((1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2
-                + (2.625 - x + x * y**3) ** 2)
+        return (
+            (1.5 - x + x * y) ** 2
+            + (2.25 - x + x * y**2) ** 2
+            + (2.625 - x + x * y**3) ** 2
+        )
 
     return Landscape("Beale", fn, (-4.5, 4.5), (-4.5, 4.5), (3.0, 0.5))

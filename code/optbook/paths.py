@@ -1,4 +1,4 @@
-"""Running an optimizer on a 2-D :class:`~optbook.landscapes.Landscape` and recording its path."""
+"""Running an optimizer on a 2-D :class:`~optbook.landscapes.Landscape`: its path."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from optbook.landscapes import Landscape
 
 @dataclass
 class Path:
-    """The points an optimizer visited (``steps + 1`` rows: the start first) and their losses."""
+    """The points an optimizer visited and their losses.
+
+    ``steps + 1`` rows: the start first."""
 
     points: Tensor  # [steps + 1, 2], float64
     losses: Tensor  # [steps + 1]
@@ -41,14 +43,16 @@ def run_path(
     """Minimise ``landscape`` from ``start`` for ``steps`` steps, in float64.
 
     ``make_optimizer`` takes the list of parameters, e.g. ``lambda p: SGD(p, lr=0.1)``.
-    A path that leaves the finite numbers (a diverging run) is kept: its later points are
-    ``inf`` or ``nan``, and :attr:`Path.final_loss` says so.
+    A path that leaves the finite numbers (a diverging run) is kept: its later points
+    are ``inf`` or ``nan``, and :attr:`Path.final_loss` says so.
     """
     if len(start) != 2:
         raise ValueError(f"start must be a point (x, y), got {start!r}")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
-    point = torch.tensor([float(s) for s in start], dtype=torch.float64, requires_grad=True)
+    point = torch.tensor(
+        [float(s) for s in start], dtype=torch.float64, requires_grad=True
+    )
     optimizer = make_optimizer([point])
     points = [point.detach().clone()]
     losses = []

@@ -1,24 +1,25 @@
 """Small synthetic training problems, fast enough to train inside a notebook cell.
 
-A *problem* knows three things (the :class:`Problem` protocol): how to create its parameters,
-how to draw a batch of data, and the loss of the parameters on a batch. :func:`run_problem` runs any
-optimizer on any problem and records the loss, and whatever else a chapter wants to watch,
-after every step. Two runs with the same ``seed`` start from the same parameters and see the
-same stream of batches, so that two optimizers are compared on exactly the same data.
+A *problem* knows three things (the :class:`Problem` protocol): how to create its
+parameters, how to draw a batch of data, and the loss of the parameters on a batch.
+:func:`run_problem` runs any optimizer on any problem and records the loss, and whatever
+else a chapter wants to watch, after every step. Two runs with the same ``seed`` start
+from the same parameters and see the same stream of batches, so that two optimizers are
+compared on exactly the same data.
 
 The problems:
 
-- :class:`SparseRegression` -- linear regression on binary features, each one switched on
-  with its own frequency: a few frequent features and many rare ones, the setting Adagrad
-  was made for (chapter "Adagrad and RMSProp");
+- :class:`SparseRegression` -- linear regression on binary features, each one
+  switched on with its own frequency: a few frequent features and many rare ones, the
+  setting Adagrad was made for (chapter "Adagrad and RMSProp");
 - :class:`LandscapeProblem` -- a 2-D :class:`~optbook.landscapes.Landscape` seen as a
-  training problem (no data, one parameter of two coordinates), so that :func:`run_problem` can
-  record an optimizer's state along a path;
+  training problem (no data, one parameter of two coordinates), so that
+  :func:`run_problem` can record an optimizer's state along a path;
 - :class:`CurveFit` -- a small tanh network fitted to a 1-D curve.
 
-:func:`run_problem` works on plain tensors and lets a chapter look into the optimizer after
-every step (its effective learning rates, say); for models written as ``nn.Module`` use
-:mod:`optbook.training`.
+:func:`run_problem` works on plain tensors and lets a chapter look into the optimizer
+after every step (its effective learning rates, say); for models written as
+``nn.Module`` use :mod:`optbook.training`.
 """
 
 from __future__ import annotations
@@ -44,22 +45,23 @@ class Problem(Protocol):
         """Fresh parameters (leaf tensors with ``requires_grad=True``)."""
 
     def sample(self, batch_size: int | None, generator: torch.Generator) -> Batch:
-        """A batch of ``batch_size`` examples (``None``: the whole data set, if it has one)."""
+        """A batch of ``batch_size`` examples (``None``: the whole data set, if any)."""
 
     def loss(self, params: Sequence[Tensor], batch: Batch) -> Tensor:
         """The loss of ``params`` on ``batch``, a 0-d tensor."""
 
 
-# -- sparse features -------------------------------------------------------------------------
+# -- sparse features -------------------------------------------------------------------
 @dataclass(frozen=True)
 class SparseRegression:
-    """Linear regression ``y = x @ w_true + noise`` on binary features that are mostly off.
+    """Linear regression ``y = x @ w_true + noise`` on binary features that are mostly
+    off.
 
-    Feature ``i`` of an example is 1 with probability ``frequencies[i]`` and 0 otherwise,
-    independently of the others, as words in a bag-of-words model or categories in a
-    recommender. The loss is half the mean squared error. A feature that is off contributes
-    nothing to the gradient of its weight, so a rare feature's weight gets a nonzero gradient
-    only on the few steps whose batch contains it.
+    Feature ``i`` of an example is 1 with probability ``frequencies[i]`` and 0
+    otherwise, independently of the others, as words in a bag-of-words model or
+    categories in a recommender. The loss is half the mean squared error. A feature that
+    is off contributes nothing to the gradient of its weight, so a rare feature's weight
+    gets a nonzero gradient only on the few steps whose batch contains it.
     """
 
     frequencies: Tensor  # [d], each in (0, 1]
@@ -67,33 +69,45 @@ class SparseRegression:
     noise: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.frequencies.dim() != 1 or self.frequencies.shape != self.true_weights.shape:
+        if (
+            self.frequencies.dim() != 1
+            or self.frequencies.shape != self.true_weights.shape
+        ):
             raise ValueError(
-                "frequencies and true_weights must be vectors of the same length, got shapes "
+                "frequencies and true_weights must be vectors of the same length, "
+                "got shapes "
                 f"{tuple(self.frequencies.shape)} and {tuple(self.true_weights.shape)}"
             )
         if not bool(((self.frequencies > 0) & (self.frequencies <= 1)).all()):
             raise ValueError(
-                "every frequency must lie in (0, 1]: it is the probability that the feature is on"
+                "every frequency must lie in (0, 1]: it is the probability that the "
+                "feature is on"
             )
         if self.noise < 0:
-            raise ValueError(f"noise is a standard deviation and must be >= 0, got {self.noise}")
+            raise ValueError(
+                f"noise is a standard deviation and must be >= 0, got {self.noise}"
+            )
 
     @property
     def num_features(self) -> int:
         return self.frequencies.numel()
 
     def init_params(self, generator: torch.Generator) -> list[Tensor]:
-        """The weights, all zero (``generator`` is not used: the start is deterministic)."""
+        """The weights, all zero (``generator`` is unused: the start is fixed)."""
         return [torch.zeros_like(self.true_weights).requires_grad_(True)]
 
-    def sample(self, batch_size: int | None, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def sample(
+        self, batch_size: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         if batch_size is None or batch_size < 1:
             raise ValueError(
-                f"SparseRegression draws fresh examples: batch_size must be >= 1, got {batch_size}"
+                "SparseRegression draws fresh examples: batch_size must be >= 1, "
+                f"got {batch_size}"
             )
         dtype = self.true_weights.dtype
-        uniform = torch.rand(batch_size, self.num_features, generator=generator, dtype=dtype)
+        uniform = torch.rand(
+            batch_size, self.num_features, generator=generator, dtype=dtype
+        )
         x = (uniform < self.frequencies).to(dtype)
         y = x @ self.true_weights + self.noise * torch.randn(
             batch_size, generator=generator, dtype=dtype
@@ -107,7 +121,9 @@ class SparseRegression:
 
     def weight_error(self, params: Sequence[Tensor]) -> Tensor:
         """``|w_i - w_true_i|`` for every feature ``i``."""
-        return (params[0].detach().to(self.true_weights.device) - self.true_weights).abs()
+        return (
+            params[0].detach().to(self.true_weights.device) - self.true_weights
+        ).abs()
 
 
 def sparse_regression(
@@ -118,10 +134,12 @@ def sparse_regression(
     true_weight: float = 1.0,
     dtype: torch.dtype = torch.float64,
 ) -> SparseRegression:
-    """A :class:`SparseRegression` whose frequencies are log-spaced from ``max_frequency``
-    (feature 0, the most frequent) down to ``min_frequency`` (the last, the rarest).
+    """A :class:`SparseRegression` whose frequencies are log-spaced from
+    ``max_frequency`` (feature 0, the most frequent) down to ``min_frequency`` (the
+    last, the rarest).
 
-    Every true weight is ``true_weight``, so that the features differ in their frequency only.
+    Every true weight is ``true_weight``, so that the features differ in their frequency
+    only.
     """
     if num_features < 1:
         raise ValueError(f"num_features must be >= 1, got {num_features}")
@@ -137,7 +155,7 @@ def sparse_regression(
     return SparseRegression(frequencies, weights, noise)
 
 
-# -- a landscape as a problem ------------------------------------------------------------------
+# -- a landscape as a problem ----------------------------------------------------------
 @dataclass(frozen=True)
 class LandscapeProblem:
     """Minimising a 2-D landscape from ``start``: one parameter, no data."""
@@ -147,7 +165,11 @@ class LandscapeProblem:
     dtype: torch.dtype = torch.float64
 
     def init_params(self, generator: torch.Generator) -> list[Tensor]:
-        return [torch.tensor([float(s) for s in self.start], dtype=self.dtype, requires_grad=True)]
+        return [
+            torch.tensor(
+                [float(s) for s in self.start], dtype=self.dtype, requires_grad=True
+            )
+        ]
 
     def sample(self, batch_size: int | None, generator: torch.Generator) -> None:
         return None
@@ -156,10 +178,12 @@ class LandscapeProblem:
         return self.landscape(params[0])
 
 
-# -- a small network ---------------------------------------------------------------------------
+# -- a small network -------------------------------------------------------------------
 @dataclass(frozen=True)
 class CurveFit:
-    """A tanh network with hidden layers ``hidden`` fitted to ``(x, y)`` by mean squared error."""
+    """A tanh network with hidden layers ``hidden`` fitted to ``(x, y)``.
+
+    The loss is the mean squared error."""
 
     x: Tensor  # [n, 1]
     y: Tensor  # [n, 1]
@@ -179,7 +203,9 @@ class CurveFit:
             ]
         return params
 
-    def sample(self, batch_size: int | None, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    def sample(
+        self, batch_size: int | None, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
         if batch_size is None:
             return self.x, self.y
         index = torch.randint(len(self.x), (batch_size,), generator=generator)
@@ -203,22 +229,28 @@ def curve_fit(
     hidden: tuple[int, ...] = (32, 32),
     dtype: torch.dtype = torch.float64,
 ) -> CurveFit:
-    """A :class:`CurveFit` on ``num_points`` evenly spaced points of ``fn`` over ``xlim``."""
+    """A :class:`CurveFit` on ``num_points`` equally spaced points of ``fn``.
+
+    The points span ``xlim``."""
     if num_points < 1:
         raise ValueError(f"num_points must be >= 1, got {num_points}")
     x = torch.linspace(*xlim, num_points, dtype=dtype).unsqueeze(1)
     return CurveFit(x, fn(x), tuple(hidden))
 
 
-# -- the training loop ---------------------------------------------------------------------------
+# -- the training loop -----------------------------------------------------------------
 @dataclass
 class ProblemRun:
-    """What :func:`run_problem` returns: the final parameters, the optimizer, and per-step records."""
+    """What :func:`run_problem` returns.
+
+    The final parameters, the optimizer, and per-step records."""
 
     params: list[Tensor]
     optimizer: torch.optim.Optimizer
     losses: Tensor  # [steps]: the loss of each step's batch, before the step
-    records: dict[str, Tensor] = field(default_factory=dict)  # each [steps, ...], after each step
+    records: dict[str, Tensor] = field(
+        default_factory=dict
+    )  # each [steps, ...], after each step
 
 
 def run_problem(
@@ -231,14 +263,16 @@ def run_problem(
     record: Recorder | None = None,
     device: torch.device | str | None = None,
 ) -> ProblemRun:
-    """Optimise ``problem`` for ``steps`` steps of the optimizer ``make_optimizer(params)``.
+    """Optimise ``problem`` for ``steps`` steps of the optimizer
+    ``make_optimizer(params)``.
 
-    ``seed`` fixes the initial parameters and the stream of batches (two generators, one for
-    each, so that the batches do not depend on how the parameters were drawn). ``record``, if
-    given, is called after every step with the optimizer and the parameters and returns a dict
-    of numbers or tensors; each entry is stacked over the steps into ``records``. ``device``
-    moves parameters and batches there (the problem's own tensors stay where they are).
-    A run that diverges is kept: its later losses are ``inf`` or ``nan``.
+    ``seed`` fixes the initial parameters and the stream of batches (two generators, one
+    for each, so that the batches do not depend on how the parameters were drawn).
+    ``record``, if given, is called after every step with the optimizer and the
+    parameters and returns a dict of numbers or tensors; each entry is stacked over the
+    steps into ``records``. ``device`` moves parameters and batches there (the problem's
+    own tensors stay where they are). A run that diverges is kept: its later losses are
+    ``inf`` or ``nan``.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")

@@ -2,8 +2,8 @@
 
 Progress bars (:func:`progress_bar`) live here too.
 
-Every notebook calls :func:`seed_everything` once and :func:`pick_device` once, so that a
-run prints the same numbers every time and uses a GPU when one is present.
+Every notebook calls :func:`seed_everything` once and :func:`pick_device` once, so that
+a run prints the same numbers every time and uses a GPU when one is present.
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ def pick_device(prefer: str | None = None) -> torch.device:
 FINAL_PROGRESS_VARIABLE = "OPTBOOK_FINAL_PROGRESS"
 
 
-def progress_bar(total: int, desc: str = "", *, enabled: bool = True,
-                 unit: str = "step") -> tqdm:
-    """A text progress bar: live in Jupyter and Colab, drawn once, finished, in the book.
+def progress_bar(
+    total: int, desc: str = "", *, enabled: bool = True, unit: str = "step"
+) -> tqdm:
+    """A text progress bar: live in Jupyter and Colab; once, finished, in the book.
 
     Where the environment variable ``OPTBOOK_FINAL_PROGRESS=1`` is set (the book build,
     nbval and CI set it: ``scripts/build-book``, ``scripts/test``), every redraw would
@@ -56,8 +57,17 @@ def progress_bar(total: int, desc: str = "", *, enabled: bool = True,
     """
     final_only = os.environ.get(FINAL_PROGRESS_VARIABLE) == "1"
     bar_class = _FinalOnlyBar if final_only else tqdm
-    return bar_class(total=total, desc=desc, unit=unit, file=sys.stdout, ascii=True,
-                     ncols=80, mininterval=0.5, disable=not enabled, leave=True)
+    return bar_class(
+        total=total,
+        desc=desc,
+        unit=unit,
+        file=sys.stdout,
+        ascii=True,
+        ncols=80,
+        mininterval=0.5,
+        disable=not enabled,
+        leave=True,
+    )
 
 
 class _FinalOnlyBar(tqdm):

@@ -1,11 +1,12 @@
-"""Learning-rate schedules: which learning rate a scheduler hands the optimizer at every step.
+"""Learning-rate schedules: which learning rate a scheduler hands the optimizer at every
+step.
 
-A ``torch.optim.lr_scheduler`` scheduler does one thing: every call of its ``step()`` writes a
-new value into ``group["lr"]`` of each of the optimizer's parameter groups (some, like
-``OneCycleLR``, write ``group["momentum"]`` too). :func:`lr_trace` records that value,
-step by step, on a throw-away optimizer, so that a schedule can be plotted or checked against
-its formula without training anything; :func:`plot_lr_traces` draws several traces in one
-figure. See the chapter "torch.optim in practice".
+A ``torch.optim.lr_scheduler`` scheduler does one thing: every call of its ``step()``
+writes a new value into ``group["lr"]`` of each of the optimizer's parameter groups
+(some, like ``OneCycleLR``, write ``group["momentum"]`` too). :func:`lr_trace` records
+that value, step by step, on a throw-away optimizer, so that a schedule can be plotted
+or checked against its formula without training anything; :func:`plot_lr_traces` draws
+several traces in one figure. See the chapter "torch.optim in practice".
 """
 
 from __future__ import annotations
@@ -35,25 +36,28 @@ def lr_trace(
     """The learning rate that each of ``steps`` optimizer steps uses under a scheduler.
 
     Builds ``torch.optim.SGD([p], lr=base_lr, momentum=momentum)`` on a dummy parameter,
-    calls ``make_scheduler(optimizer)``, then ``steps`` times: records ``group[key]``, calls
-    ``optimizer.step()`` and then ``scheduler.step()`` (in this order, as torch asks).
-    Entry ``t`` of the result is the value that optimizer step ``t + 1`` used; entry 0 is the
-    value the scheduler's constructor set.
+    calls ``make_scheduler(optimizer)``, then ``steps`` times: records ``group[key]``,
+    calls ``optimizer.step()`` and then ``scheduler.step()`` (in this order, as torch
+    asks). Entry ``t`` of the result is the value that optimizer step ``t + 1`` used;
+    entry 0 is the value the scheduler's constructor set.
 
-    ``metrics`` feeds ``ReduceLROnPlateau``: ``scheduler.step(metrics[t])`` after step ``t``.
-    ``key="momentum"`` records the momentum instead (``OneCycleLR`` cycles it).
+    ``metrics`` feeds ``ReduceLROnPlateau``: ``scheduler.step(metrics[t])`` after step
+    ``t``. ``key="momentum"`` records the momentum instead (``OneCycleLR`` cycles it).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(
-            f"steps (how many optimizer steps to record) must be a positive integer, got {steps!r}"
+            "steps (how many optimizer steps to record) must be a positive integer, "
+            f"got {steps!r}"
         )
     if not base_lr > 0:
         raise ValueError(
-            f"base_lr (the learning rate the optimizer is built with) must be > 0, got {base_lr!r}"
+            "base_lr (the learning rate the optimizer is built with) must be > 0, "
+            f"got {base_lr!r}"
         )
     if metrics is not None and len(metrics) < steps:
         raise ValueError(
-            f"metrics holds {len(metrics)} values, one per step is needed ({steps} steps)"
+            f"metrics holds {len(metrics)} values, one per step is needed "
+            f"({steps} steps)"
         )
     param = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.SGD([param], lr=base_lr, momentum=momentum)
@@ -66,17 +70,20 @@ def lr_trace(
         )
     if metrics is not None and not plateau:
         raise ValueError(
-            f"metrics are only used by ReduceLROnPlateau, not by {type(scheduler).__name__}"
+            "metrics are only used by ReduceLROnPlateau, "
+            f"not by {type(scheduler).__name__}"
         )
     if key not in optimizer.param_groups[0]:
         raise ValueError(
-            f"key must name an entry of the parameter group ({sorted(optimizer.param_groups[0])}), "
+            "key must name an entry of the parameter group "
+            f"({sorted(optimizer.param_groups[0])}), "
             f"got {key!r}"
         )
     values = []
     for step in range(steps):
         values.append(float(optimizer.param_groups[0][key]))
-        optimizer.step()  # no gradient: nothing moves, but the scheduler sees a step was taken
+        # No gradient: nothing moves, but the scheduler sees that a step was taken.
+        optimizer.step()
         if plateau:
             scheduler.step(metrics[step])
         else:
@@ -95,7 +102,9 @@ def plot_lr_traces(
 ) -> Axes:
     """One staircase line per trace (a learning rate is constant over each step)."""
     if not traces:
-        raise ValueError("traces is empty: pass a mapping label -> list of learning rates")
+        raise ValueError(
+            "traces is empty: pass a mapping label -> list of learning rates"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
     for index, (label, values) in enumerate(traces.items()):

@@ -1,16 +1,18 @@
-"""Proving a from-scratch optimizer equal to its reference, by running both side by side.
+"""Proving a from-scratch optimizer equal to its reference: both run side by side.
 
 :func:`compare_with_reference` trains the same small network twice from the same start,
-once with each optimizer, on the same stream of mini-batches, and records after every step
-how far apart the two sets of parameters are. The run is built to exercise everything an
-optimizer has to get right:
+once with each optimizer, on the same stream of mini-batches, and records after every
+step how far apart the two sets of parameters are. The run is built to exercise
+everything an optimizer has to get right:
 
-- three parameter tensors of different shapes in two parameter groups (the second group can
-  override hyperparameters, a different learning rate say), and a fourth parameter that only
-  gets a gradient on every third step (``p.grad is None`` on the others);
+- three parameter tensors of different shapes in two parameter groups (the second
+  group can override hyperparameters, a different learning rate say), and a fourth
+  parameter that only gets a gradient on every third step (``p.grad is None`` on the
+  others);
 - optionally a learning-rate scheduler, stepped after every optimizer step;
-- optionally a ``state_dict()`` save and load in the middle of the run: both optimizers (and
-  schedulers) are serialised to bytes, thrown away, rebuilt and loaded, and the run goes on.
+- optionally a ``state_dict()`` save and load in the middle of the run: both
+  optimizers (and schedulers) are serialised to bytes, thrown away, rebuilt and loaded,
+  and the run goes on.
 
 Used by the tests and shown in every optimizer chapter.
 """
@@ -34,9 +36,11 @@ class Comparison:
     """What a side-by-side run found."""
 
     steps: int
-    max_rel_diff: float  # max over steps and tensors of ||ours - ref||_inf / ||ref||_inf
+    # max over steps and tensors of ||ours - ref||_inf / ||ref||_inf
+    max_rel_diff: float
     max_abs_diff: float
-    distance_travelled: float  # ||theta_T - theta_0|| of the reference: the run was not trivial
+    # ||theta_T - theta_0|| of the reference: the run was not trivial
+    distance_travelled: float
     first_loss: float
     last_loss: float
     rel_diff_per_step: list[float] = field(repr=False, default_factory=list)
@@ -52,7 +56,9 @@ class Comparison:
 
 def _make_parameters(generator: torch.Generator, dtype: torch.dtype) -> list[Tensor]:
     shapes = [(8, 5), (8,), (8,), (5,)]
-    return [torch.randn(shape, generator=generator, dtype=dtype) * 0.5 for shape in shapes]
+    return [
+        torch.randn(shape, generator=generator, dtype=dtype) * 0.5 for shape in shapes
+    ]
 
 
 def _loss(params: list[Tensor], x: Tensor, y: Tensor, step: int) -> Tensor:
@@ -63,18 +69,31 @@ def _loss(params: list[Tensor], x: Tensor, y: Tensor, step: int) -> Tensor:
     return torch.mean((prediction - y) ** 2)
 
 
-def _groups(params: list[Tensor], second_group: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _groups(
+    params: list[Tensor], second_group: dict[str, Any] | None
+) -> list[dict[str, Any]]:
     if second_group is None:
         return [{"params": params}]
     return [{"params": params[:2]}, {"params": params[2:], **second_group}]
 
 
-def _reload(optimizer: torch.optim.Optimizer, make: OptimizerFactory, params: list[Tensor],
-            second_group: dict[str, Any] | None, scheduler: Any, make_scheduler: SchedulerFactory | None):
-    """Save optimizer (and scheduler) to bytes, rebuild both from scratch and load them."""
+def _reload(
+    optimizer: torch.optim.Optimizer,
+    make: OptimizerFactory,
+    params: list[Tensor],
+    second_group: dict[str, Any] | None,
+    scheduler: Any,
+    make_scheduler: SchedulerFactory | None,
+):
+    """Save optimizer (and scheduler) to bytes, rebuild both afresh and load them."""
     buffer = io.BytesIO()
-    torch.save({"optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None}, buffer)
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        },
+        buffer,
+    )
     buffer.seek(0)
     saved = torch.load(buffer, weights_only=False)
     fresh = make(_groups(params, second_group))
@@ -97,18 +116,21 @@ def compare_with_reference(
     dtype: torch.dtype = torch.float64,
     seed: int = 0,
 ) -> Comparison:
-    """Run two optimizers side by side on the same problem and measure how far apart they get.
+    """Run two optimizers side by side on the same problem and measure how far apart
+    they get.
 
-    ``make_ours`` and ``make_reference`` take a list of parameter-group dicts and return an
-    optimizer, for example ``lambda groups: torch.optim.Adam(groups, lr=1e-2)``.
+    ``make_ours`` and ``make_reference`` take a list of parameter-group dicts and return
+    an optimizer, for example ``lambda groups: torch.optim.Adam(groups, lr=1e-2)``.
     ``second_group`` (say ``{"lr": 3e-3}``) splits the parameters into two groups and
-    overrides these options in the second. ``reload_at=k`` saves and reloads both optimizers
-    (and schedulers) after step ``k``.
+    overrides these options in the second. ``reload_at=k`` saves and reloads both
+    optimizers (and schedulers) after step ``k``.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if reload_at is not None and not 0 < reload_at < steps:
-        raise ValueError(f"reload_at must lie strictly between 0 and steps={steps}, got {reload_at}")
+        raise ValueError(
+            f"reload_at must lie strictly between 0 and steps={steps}, got {reload_at}"
+        )
     generator = torch.Generator().manual_seed(seed)
     start = _make_parameters(generator, dtype)
     teacher = torch.randn(5, generator=generator, dtype=dtype)
@@ -117,14 +139,21 @@ def compare_with_reference(
         params = [tensor.clone().requires_grad_(True) for tensor in start]
         optimizer = make(_groups(params, second_group))
         scheduler = make_scheduler(optimizer) if make_scheduler is not None else None
-        runs[name] = {"make": make, "params": params, "optimizer": optimizer, "scheduler": scheduler}
+        runs[name] = {
+            "make": make,
+            "params": params,
+            "optimizer": optimizer,
+            "scheduler": scheduler,
+        }
 
     rel_diffs: list[float] = []
     max_abs = 0.0
     losses = []
     for step in range(1, steps + 1):
         x = torch.randn(16, 5, generator=generator, dtype=dtype)
-        y = torch.sin(x @ teacher) + 0.1 * torch.randn(16, generator=generator, dtype=dtype)
+        y = torch.sin(x @ teacher) + 0.1 * torch.randn(
+            16, generator=generator, dtype=dtype
+        )
         for name, run in runs.items():
             run["optimizer"].zero_grad(set_to_none=True)
             loss = _loss(run["params"], x, y, step)
@@ -136,20 +165,39 @@ def compare_with_reference(
                 losses.append(loss.item())
             if step == reload_at:
                 run["optimizer"], run["scheduler"] = _reload(
-                    run["optimizer"], run["make"], run["params"], second_group,
-                    run["scheduler"], make_scheduler)
+                    run["optimizer"],
+                    run["make"],
+                    run["params"],
+                    second_group,
+                    run["scheduler"],
+                    make_scheduler,
+                )
         step_rel = 0.0
-        for ours, ref in zip(runs["ours"]["params"], runs["reference"]["params"], strict=True):
+        for ours, ref in zip(
+            runs["ours"]["params"], runs["reference"]["params"], strict=True
+        ):
             diff = (ours.detach() - ref.detach()).abs().max().item()
             scale = ref.detach().abs().max().item()
-            if diff != diff or scale != scale:  # NaN anywhere is a difference, not a pass
+            if (
+                diff != diff or scale != scale
+            ):  # NaN anywhere is a difference, not a pass
                 diff, scale = float("inf"), 1.0
             max_abs = max(max_abs, diff)
             step_rel = max(step_rel, diff / max(scale, 1e-300))
         rel_diffs.append(step_rel)
 
-    moved = torch.sqrt(sum(((p.detach() - s) ** 2).sum() for p, s in
-                            zip(runs["reference"]["params"], start, strict=True))).item()
-    return Comparison(steps=steps, max_rel_diff=max(rel_diffs), max_abs_diff=max_abs,
-                      distance_travelled=moved, first_loss=losses[0], last_loss=losses[-1],
-                      rel_diff_per_step=rel_diffs)
+    moved = torch.sqrt(
+        sum(
+            ((p.detach() - s) ** 2).sum()
+            for p, s in zip(runs["reference"]["params"], start, strict=True)
+        )
+    ).item()
+    return Comparison(
+        steps=steps,
+        max_rel_diff=max(rel_diffs),
+        max_abs_diff=max_abs,
+        distance_travelled=moved,
+        first_loss=losses[0],
+        last_loss=losses[-1],
+        rel_diff_per_step=rel_diffs,
+    )
