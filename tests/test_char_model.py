@@ -1,4 +1,4 @@
-"""optbook.char_model: the text, the batches, the model, one training run, the protocol."""
+"""optbook.char_model: the text, batches, model, one training run, the protocol."""
 
 import pytest
 import torch

@@ -57,7 +57,8 @@ class CharData:
               part: str = "train") -> tuple[Tensor, Tensor]:
         """``size`` random windows: contexts ``[size, context]``, next characters."""
         codes = self.train if part == "train" else self.valid
-        starts = torch.randint(0, len(codes) - self.context, (size,), generator=generator)
+        last = len(codes) - self.context
+        starts = torch.randint(0, last, (size,), generator=generator)
         windows = starts[:, None] + torch.arange(self.context + 1)
         chunk = codes[windows]
         return chunk[:, :-1], chunk[:, -1]
@@ -135,7 +136,8 @@ def train_run(method: str, lr: float, seed: int, data: CharData, steps: int = 20
         for optimizer in optimizers:
             optimizer.step()
     with torch.no_grad():
-        contexts, targets = data.batch(2048, torch.Generator().manual_seed(12345), "valid")
+        fixed = torch.Generator().manual_seed(12345)  # the same windows for every run
+        contexts, targets = data.batch(2048, fixed, "valid")
         value = loss_fn(model(contexts), targets).item()
     return value if value == value else float("inf")  # a diverged run loses
 
