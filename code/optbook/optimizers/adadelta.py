@@ -71,12 +71,8 @@ class Adadelta(PerParameterOptimizer):
     def update(
         self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
-        lr, rho, eps, lam = (
-            group["lr"],
-            group["rho"],
-            group["eps"],
-            group["weight_decay"],
-        )
+        lr, rho, eps = group["lr"], group["rho"], group["eps"]
+        lam = group["weight_decay"]
         advance_step(state)  # counted as torch counts it; the rule does not use t
         if lam != 0:
             grad = grad.add(param, alpha=lam)  # (adadelta.0)

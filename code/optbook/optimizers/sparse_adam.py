@@ -88,9 +88,8 @@ class SparseAdam(PerParameterOptimizer):
             return grad.new(rows, row_values, grad.size())
 
         m_old = m.sparse_mask(grad)._values()
-        m_change = values.sub(m_old).mul_(
-            1 - beta1
-        )  # (sparse.1) as m += (1-beta1)(g-m)
+        # (sparse.1), written as m += (1 - beta1)(g - m)
+        m_change = values.sub(m_old).mul_(1 - beta1)
         m.add_(on_rows(m_change))
         v_old = v.sparse_mask(grad)._values()
         v_change = values.pow(2).sub_(v_old).mul_(1 - beta2)  # (sparse.2)
