@@ -3,8 +3,8 @@
 See :mod:`optbook.optimizers.base` for the shared loop. ``TORCH_REFERENCES`` maps each
 optimizer to the ``torch.optim`` class it reproduces (same constructor, same state, same
 steps); AdaBelief's and Lion's references are their authors' packages
-(``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the tests
-import them).
+(``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the
+tests import them).
 """
 
 import torch

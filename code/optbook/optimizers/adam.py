@@ -1,22 +1,23 @@
 """Adam and AMSGrad, from scratch.
 
-The chapter "Adam" derives these equations; the labels in the comments are the chapter's
-(``(adam.k)`` in a comment is equation ``adam-k`` there):
+The chapter "Adam" derives these equations; a comment (adam.k) marks the line that
+computes the chapter's equation adam-k:
 
-    (adam.0)  g_t = g_t + lambda * theta_{t-1}                      (L2 weight decay)
-              theta_{t-1} = (1 - lr * lambda) * theta_{t-1}          (decoupled, as AdamW)
-    (adam.1)  m_t = beta1 * m_{t-1} + (1 - beta1) * g_t              (momentum: mean of g)
-    (adam.2)  v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2           (scaling: mean of g**2)
-    (adam.3)  theta_t = theta_{t-1} - lr * m_t / (sqrt(v_t) + eps)    (the lecture's first form)
-    (adam.5)  m_hat = m_t / (1 - beta1**t),  v_hat = v_t / (1 - beta2**t)   (bias correction)
+    (adam.0)  g_t = g_t + lambda * theta_{t-1}                  (L2 weight decay)
+              theta_{t-1} = (1 - lr * lambda) * theta_{t-1}      (decoupled, as AdamW)
+    (adam.1)  m_t = beta1 * m_{t-1} + (1 - beta1) * g_t          (momentum: mean of g)
+    (adam.2)  v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2       (scaling: mean of g**2)
+    (adam.3)  theta_t = theta_{t-1} - lr * m_t / (sqrt(v_t) + eps)   (the first form)
+    (adam.5)  m_hat = m_t / (1 - beta1**t),  v_hat = v_t / (1 - beta2**t)
     (adam.6)  theta_t = theta_{t-1} - lr * m_hat / (sqrt(v_hat) + eps)
-    (adam.7)  theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t / (sqrt(v_t) / sqrt(1 - beta2**t) + eps)
+    (adam.7)  theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t
+                                  / (sqrt(v_t) / sqrt(1 - beta2**t) + eps),
               which is (adam.6) in torch's order of operations
     (adam.8)  v_max_t = max(v_max_{t-1}, v_t), used in place of v_t  (AMSGrad)
 
-Reference: ``torch.optim.Adam`` (same arguments, same defaults), plus one extra keyword-only
-switch, ``bias_correction``, that is not in torch: ``bias_correction=False`` drops (adam.5)
-and steps with (adam.3), the lecture's first form. Its default, ``True``, is torch's Adam.
+Reference: torch.optim.Adam (same arguments, same defaults), plus one extra keyword-only
+switch, bias_correction, that is not in torch: bias_correction=False drops (adam.5) and
+steps with (adam.3), the lecture's first form. Its default, True, is torch's Adam.
 """
 
 from __future__ import annotations
@@ -39,14 +40,14 @@ from optbook.optimizers.base import (
 class Adam(PerParameterOptimizer):
     """Adam (Kingma and Ba, 2015) with optional AMSGrad (Reddi et al., 2018).
 
-    Arguments and defaults are ``torch.optim.Adam``'s. ``weight_decay`` is an L2 penalty
-    added to the gradient (adam.0), or, with ``decoupled_weight_decay=True``, a shrinking of
-    the parameters before the step (then this is AdamW). ``amsgrad=True`` divides by the
-    running maximum of ``v`` (adam.8).
+    Arguments and defaults are torch.optim.Adam's. weight_decay is an L2 penalty added
+    to the gradient (adam.0), or, with decoupled_weight_decay=True, a shrinking of the
+    parameters before the step (then this is AdamW). amsgrad=True divides by the running
+    maximum of v (adam.8).
 
-    One extra keyword-only argument, not in torch: ``bias_correction`` (default ``True``, which
-    is torch's Adam). ``bias_correction=False`` is the lecture's first Adam slide: the step is
-    ``lr * m_t / (sqrt(v_t) + eps)`` with the raw, zero-initialised averages (adam.3).
+    One extra keyword-only argument, not in torch: bias_correction (default True, which
+    is torch's Adam). bias_correction=False is the lecture's first Adam slide: the step
+    is lr * m_t / (sqrt(v_t) + eps) with the raw, zero-initialised averages (adam.3).
 
     See the chapter "Adam".
     """
@@ -79,7 +80,7 @@ class Adam(PerParameterOptimizer):
             maximize=maximize,
             decoupled_weight_decay=decoupled_weight_decay,
         )
-        if self._bias_correction_switch:  # optbook's Adam only: AdamW has no such switch
+        if self._bias_correction_switch:  # optbook's Adam only: not AdamW
             defaults["bias_correction"] = bias_correction
         super().__init__(
             params,
@@ -91,7 +92,8 @@ class Adam(PerParameterOptimizer):
         )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # A state dict saved by torch.optim.Adam has no "bias_correction": torch always corrects.
+        # A state dict saved by torch.optim.Adam has no "bias_correction": torch always
+        # corrects.
         super().__setstate__(state)
         for group in self.param_groups:
             if self._bias_correction_switch:
@@ -103,7 +105,8 @@ class Adam(PerParameterOptimizer):
         check_nonnegative(
             group,
             "eps",
-            "the small constant added to sqrt(v_hat) so that the step never divides by zero",
+            "the small constant added to sqrt(v_hat) so that the step never divides "
+            "by zero",
         )
         check_betas(group)
         if sum(isinstance(beta, Tensor) for beta in group["betas"]) == 1:
@@ -114,18 +117,20 @@ class Adam(PerParameterOptimizer):
         check_nonnegative(group, "weight_decay", "the weight-decay coefficient lambda")
         if "bias_correction" in group and not isinstance(group["bias_correction"], bool):
             raise TypeError(
-                "bias_correction must be True (divide the averages by 1 - beta**t, torch's Adam) "
-                f"or False (the lecture's first form), got {group['bias_correction']!r}"
+                "bias_correction must be True (divide the averages by 1 - beta**t, "
+                "torch's Adam) or False (the lecture's first form), "
+                f"got {group['bias_correction']!r}"
             )
 
     def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        fmt = torch.preserve_format
         state = {
             "step": new_step_counter(),
-            "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),  # m_0 = 0
-            "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),  # v_0 = 0
+            "exp_avg": torch.zeros_like(param, memory_format=fmt),  # m_0 = 0
+            "exp_avg_sq": torch.zeros_like(param, memory_format=fmt),  # v_0 = 0
         }
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = torch.zeros_like(param, memory_format=torch.preserve_format)
+            state["max_exp_avg_sq"] = torch.zeros_like(param, memory_format=fmt)
         return state
 
     def update(
@@ -140,7 +145,7 @@ class Adam(PerParameterOptimizer):
             if group["decoupled_weight_decay"]:
                 param.mul_(1 - lr * lam)  # (adam.0) decoupled: shrink theta
             else:
-                grad = grad.add(param, alpha=lam)  # (adam.0) L2: add lambda * theta to g
+                grad = grad.add(param, alpha=lam)  # (adam.0) L2: g + lambda * theta
         # A complex entry is a pair of real numbers, as in torch.optim.
         param, grad, m, v = real_views(param, grad, m, v)
         beta1_here = beta1.to(param.dtype) if isinstance(beta1, Tensor) else beta1
@@ -151,9 +156,12 @@ class Adam(PerParameterOptimizer):
             v = torch.maximum(v_max, v, out=v_max)  # (adam.8)
 
         if group.get("bias_correction", True):
-            step_size = lr / (1 - beta1**t)  # (adam.7) the correction of m, folded into lr
-            denom = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)  # (adam.7) sqrt(v_hat) + eps
+            # (adam.7): the correction of m folded into the step size,
+            # the correction of v into the denominator sqrt(v_hat) + eps
+            step_size = lr / (1 - beta1**t)
+            denom = (v.sqrt() / (1 - beta2**t) ** 0.5).add_(eps)
         else:
             step_size = lr
             denom = v.sqrt().add_(eps)  # (adam.3) no correction: sqrt(v) + eps
-        param.addcdiv_(m, denom, value=-step_size)  # (adam.7), or (adam.3) without correction
+        # (adam.7), or (adam.3) without correction
+        param.addcdiv_(m, denom, value=-step_size)

@@ -1,17 +1,17 @@
 """AdaMax, from scratch: Adam with the infinity norm in place of the L2 norm.
 
-The chapter "AdaMax and Nadam" derives these equations; the labels in the comments are
-the chapter's (``(adamax.k)`` in a comment is equation ``adamax-k`` there):
+The chapter "AdaMax and Nadam" derives these equations; a comment (adamax.k) marks the
+line that computes the chapter's equation adamax-k:
 
-    (adamax.0)  g_t = g_t + lambda * theta_{t-1}                    (L2 weight decay)
+    (adamax.0)  g_t = g_t + lambda * theta_{t-1}                  (L2 weight decay)
     (adamax.1)  m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
-    (adamax.4)  u_t = max(beta2 * u_{t-1}, |g_t| + eps)              (the L-infinity average)
+    (adamax.4)  u_t = max(beta2 * u_{t-1}, |g_t| + eps)    (the L-infinity average)
     (adamax.5)  theta_t = theta_{t-1} - lr / (1 - beta1**t) * m_t / u_t
 
 Only m is bias-corrected: u_t starts at |g_1| (plus eps), it is not pulled towards zero.
 torch puts eps inside the max (Kingma and Ba's Algorithm 2 has no eps at all).
 
-Reference: ``torch.optim.Adamax`` (same arguments, same defaults).
+Reference: torch.optim.Adamax (same arguments, same defaults).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from optbook.optimizers.base import (
 class Adamax(PerParameterOptimizer):
     """AdaMax (Kingma and Ba, 2015, section 7.1) with optional L2 weight decay.
 
-    Arguments and defaults are ``torch.optim.Adamax``'s. See the chapter "AdaMax and Nadam".
+    Arguments and defaults are torch.optim.Adamax's. See the chapter "AdaMax and Nadam".
     """
 
     def __init__(
@@ -50,9 +50,15 @@ class Adamax(PerParameterOptimizer):
         differentiable: bool = False,
         capturable: bool = False,
     ) -> None:
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize
+        )
         super().__init__(
-            params, defaults, foreach=foreach, differentiable=differentiable, capturable=capturable
+            params,
+            defaults,
+            foreach=foreach,
+            differentiable=differentiable,
+            capturable=capturable,
         )
 
     def validate(self, group: dict[str, Any]) -> None:
@@ -67,15 +73,18 @@ class Adamax(PerParameterOptimizer):
             {"betas[0]": betas[0]}, "betas[0]", "the decay of the gradient average m"
         )
         check_in_unit_interval(
-            {"betas[1]": betas[1]}, "betas[1]", "the decay of the running maximum u of |g|"
+            {"betas[1]": betas[1]},
+            "betas[1]",
+            "the decay of the running maximum u of |g|",
         )
         check_nonnegative(group, "weight_decay", "the weight-decay coefficient lambda")
 
     def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        fmt = torch.preserve_format
         return {
             "step": new_step_counter(),
-            "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),  # m_0 = 0
-            "exp_inf": torch.zeros_like(param, memory_format=torch.preserve_format),  # u_0 = 0
+            "exp_avg": torch.zeros_like(param, memory_format=fmt),  # m_0 = 0
+            "exp_inf": torch.zeros_like(param, memory_format=fmt),  # u_0 = 0
         }
 
     def update(

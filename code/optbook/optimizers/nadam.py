@@ -1,21 +1,23 @@
 """Nadam, from scratch: Adam with Nesterov momentum and Dozat's momentum schedule.
 
-The chapter "AdaMax and Nadam" derives these equations; the labels in the comments are
-the chapter's (``(nadam.k)`` in a comment is equation ``nadam-k`` there):
+The chapter "AdaMax and Nadam" derives these equations; a comment (nadam.k) marks the
+line that computes the chapter's equation nadam-k:
 
-    (nadam.0)  g_t = g_t + lambda * theta_{t-1}  or  theta_{t-1} = (1 - lr * lambda) * theta_{t-1}
-    (nadam.3)  mu_t = beta1 * (1 - 0.5 * 0.96**(t * psi))            (psi = momentum_decay)
-    (nadam.4)  P_t = mu_1 * mu_2 * ... * mu_t                        (state "mu_product")
+    (nadam.0)  g_t = g_t + lambda * theta_{t-1}                   (L2 weight decay)
+               theta_{t-1} = (1 - lr * lambda) * theta_{t-1}       (decoupled)
+    (nadam.3)  mu_t = beta1 * (1 - 0.5 * 0.96**(t * psi))    (psi = momentum_decay)
+    (nadam.4)  P_t = mu_1 * mu_2 * ... * mu_t                      (state "mu_product")
     (nadam.1)  m_t = beta1 * m_{t-1} + (1 - beta1) * g_t
-    (nadam.2)  v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2,   d_t = sqrt(v_t / (1 - beta2**t)) + eps
+    (nadam.2)  v_t = beta2 * v_{t-1} + (1 - beta2) * g_t**2
+               d_t = sqrt(v_t / (1 - beta2**t)) + eps
     (nadam.5)  theta_t = theta_{t-1} - lr * (1 - mu_t) / (1 - P_t) * g_t / d_t
                                      - lr * mu_{t+1} / (1 - P_t * mu_{t+1}) * m_t / d_t
 
-torch keeps ``mu_product`` as a 0-d tensor of the default scalar dtype (float32 unless the
+torch keeps mu_product as a 0-d tensor of the default scalar dtype (float32 unless the
 default dtype is float64) and multiplies it in place; this module does the same, so the
 rounding is the same.
 
-Reference: ``torch.optim.NAdam`` (same arguments, same defaults).
+Reference: torch.optim.NAdam (same arguments, same defaults).
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from optbook.optimizers.base import (
 
 
 def momentum_schedule(t: float, beta1: float, momentum_decay: float) -> float:
-    """Dozat's momentum coefficient at step t (nadam.3): ``beta1 * (1 - 0.5 * 0.96**(t * psi))``.
+    """Dozat's momentum coefficient at step t (nadam.3).
 
-    It warms up from about ``beta1 / 2`` at t = 1 towards ``beta1`` as ``t * psi`` grows.
+    mu_t = beta1 * (1 - 0.5 * 0.96**(t * psi)), with psi = momentum_decay. It warms up
+    from about beta1 / 2 at t = 1 towards beta1 as t * psi grows.
     """
     return beta1 * (1.0 - 0.5 * (0.96 ** (t * momentum_decay)))
 
@@ -46,7 +49,7 @@ def momentum_schedule(t: float, beta1: float, momentum_decay: float) -> float:
 class NAdam(PerParameterOptimizer):
     """Nadam (Dozat, 2016), with torch's momentum schedule and weight-decay options.
 
-    Arguments and defaults are ``torch.optim.NAdam``'s. ``momentum_decay`` is psi in (nadam.3).
+    Arguments and defaults are torch.optim.NAdam's. momentum_decay is psi in (nadam.3).
     See the chapter "AdaMax and Nadam".
     """
 
@@ -75,7 +78,11 @@ class NAdam(PerParameterOptimizer):
             maximize=maximize,
         )
         super().__init__(
-            params, defaults, foreach=foreach, capturable=capturable, differentiable=differentiable
+            params,
+            defaults,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
         )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -88,23 +95,26 @@ class NAdam(PerParameterOptimizer):
         check_nonnegative(
             group,
             "eps",
-            "the small constant added to sqrt(v_hat) so that the step never divides by zero",
+            "the small constant added to sqrt(v_hat) so that the step never divides "
+            "by zero",
         )
         check_betas(group)
         check_nonnegative(group, "weight_decay", "the weight-decay coefficient lambda")
         check_nonnegative(
             group,
             "momentum_decay",
-            "psi, how fast the momentum coefficient mu_t warms up from beta1/2 towards beta1",
+            "psi, how fast the momentum coefficient mu_t warms up from beta1/2 "
+            "towards beta1",
         )
 
     def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         step = new_step_counter()
+        fmt = torch.preserve_format
         return {
             "step": step,
-            "mu_product": torch.ones((), dtype=step.dtype),  # P_0 = 1, same dtype as torch's
-            "exp_avg": torch.zeros_like(param, memory_format=torch.preserve_format),  # m_0 = 0
-            "exp_avg_sq": torch.zeros_like(param, memory_format=torch.preserve_format),  # v_0 = 0
+            "mu_product": torch.ones((), dtype=step.dtype),  # P_0 = 1, torch's dtype
+            "exp_avg": torch.zeros_like(param, memory_format=fmt),  # m_0 = 0
+            "exp_avg_sq": torch.zeros_like(param, memory_format=fmt),  # v_0 = 0
         }
 
     def update(
@@ -126,13 +136,14 @@ class NAdam(PerParameterOptimizer):
                 grad = grad.add(param, alpha=lam)  # (nadam.0) L2
         mu = momentum_schedule(t, beta1, psi)  # (nadam.3) mu_t
         mu_next = momentum_schedule(t + 1, beta1, psi)  # (nadam.3) mu_{t+1}
-        state["mu_product"] *= mu  # (nadam.4) P_t = P_{t-1} * mu_t, in the tensor's dtype
+        state["mu_product"] *= mu  # (nadam.4) P_t = P_{t-1} * mu_t, in its dtype
 
         m.lerp_(grad, 1 - beta1)  # (nadam.1)
         v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)  # (nadam.2)
         denom = v.div(bias_correction2).sqrt().add_(eps)  # (nadam.2) d_t
 
-        mu_product = state["mu_product"].item()
+        mu_product = state["mu_product"].item()  # P_t
         mu_product_next = mu_product * mu_next  # P_{t+1}
-        param.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))  # (nadam.5)
-        param.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - mu_product_next))  # (nadam.5)
+        # (nadam.5), first the gradient term, then the momentum term
+        param.addcdiv_(grad, denom, value=-lr * (1.0 - mu) / (1.0 - mu_product))
+        param.addcdiv_(m, denom, value=(-lr * mu_next) / (1.0 - mu_product_next))
