@@ -157,8 +157,8 @@ WITHOUT_EXERCISES = {"homework", "homework_solution"}
 
 
 def chapter_pages(entries):
-    """Each chapter of _toc.yml with its section pages: a chapter split over several pages
-    keeps its exercises on any of them."""
+    """Each chapter of _toc.yml with its section pages: a chapter split over several
+    pages keeps its exercises on any of them."""
     for entry in entries:
         if "file" in entry:
             yield entry["file"], [entry["file"], *toc_files(entry.get("sections", []))]
