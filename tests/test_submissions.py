@@ -40,7 +40,7 @@ SEED = 8_123_456_789_012  # distinctive: the hunters must not find it anywhere
 IS_ROOT = os.geteuid() == 0
 
 # a reference-size, frame-aware network (the solution's architecture), random weights
-FRAME_AWARE = '''
+FRAME_AWARE = """
 from pathlib import Path
 
 import torch
@@ -69,27 +69,27 @@ def make_detector():
     weights = Path(__file__).with_name("weights.pt")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model
-'''
+"""
 
 BROKEN = {
     "sleeper": "import time\n\ndef make_detector():\n"
-               "    return lambda received: time.sleep(10_000)\n",
+    "    return lambda received: time.sleep(10_000)\n",
     "memory_hog": "import torch\n\ndef make_detector():\n"
-                  "    return lambda received: torch.ones(1 << 36, dtype=torch.uint8)\n",
+    "    return lambda received: torch.ones(1 << 36, dtype=torch.uint8)\n",
     "crasher": "import os\n\ndef make_detector():\n"
-               "    return lambda received: os._exit(3)\n",
+    "    return lambda received: os._exit(3)\n",
     "raiser": "def make_detector():\n"
-              "    def detector(received):\n"
-              "        raise RuntimeError('my bug')\n"
-              "    return detector\n",
+    "    def detector(received):\n"
+    "        raise RuntimeError('my bug')\n"
+    "    return detector\n",
     "import_error": "import no_such_module_anywhere\n\ndef make_detector():\n"
-                    "    return None\n",
+    "    return None\n",
     "no_make_detector": "def make_model():\n    return None\n",
     "wrong_shape": "import torch\n\ndef make_detector():\n"
-                   "    return lambda received: torch.zeros(*received.shape, 2)\n",
+    "    return lambda received: torch.zeros(*received.shape, 2)\n",
     "nan_logits": "import torch\n\ndef make_detector():\n"
-                  "    return lambda received: torch.full((*received.shape, 4), "
-                  "float('nan'))\n",
+    "    return lambda received: torch.full((*received.shape, 4), "
+    "float('nan'))\n",
 }
 HUNTS = ("stack", "gc", "environment", "files")
 
@@ -196,7 +196,9 @@ def test_hunters_do_find_the_answer_when_it_is_in_reach(monkeypatch):
         # the conditional score cannot be fooled by knowing the bits: a decision is
         # scored by P(wrong | y), and the genie's decisions minimise it
         scored = grade(hunter, seed=3_000_000, **settings)
-        assert scored.ber > scored.genie_map_ber - 3 * scored.gap_to_genie_standard_error
+        assert (
+            scored.ber > scored.genie_map_ber - 3 * scored.gap_to_genie_standard_error
+        )
 
 
 @pytest.mark.parametrize(
@@ -228,12 +230,22 @@ def test_results_are_written_as_csv_and_markdown(graded, tmp_path):
     csv_path, md_path = write_results(grading, tmp_path)
     rows = list(csv.DictReader(csv_path.open()))
     assert list(rows[0]) == [
-        "submission", "average BER", "standard error", "gap to genie (BER)",
-        "gap to genie (dB at 1e-3)", "level", "inference time (s)", "verdict",
+        "submission",
+        "average BER",
+        "standard error",
+        "gap to genie (BER)",
+        "gap to genie (dB at 1e-3)",
+        "level",
+        "inference time (s)",
+        "verdict",
     ]
     names = [row["submission"] for row in rows]
-    assert names[:4] == ["(nearest point)", "(genie MAP)", "(per-symbol limit)",
-                         "(course baseline)"]
+    assert names[:4] == [
+        "(nearest point)",
+        "(genie MAP)",
+        "(per-symbol limit)",
+        "(course baseline)",
+    ]
     assert "sleeper" in names and len(rows) == 4 + len(grading.results)
     text = md_path.read_text()
     assert f"seed {SEED}" in text and "| nearest_point |" in text
@@ -274,8 +286,16 @@ def test_the_command_line_tool(tmp_path):
     seed_file = tmp_path / "seed"
     seed_file.write_text("77\n")
     seed_file.chmod(0o600)
-    command = [str(ROOT / "scripts" / "grade-submissions"), "--small", "--no-yardsticks",
-               "--out", str(tmp_path / "out"), "--seed-file", str(seed_file), str(folder)]
+    command = [
+        str(ROOT / "scripts" / "grade-submissions"),
+        "--small",
+        "--no-yardsticks",
+        "--out",
+        str(tmp_path / "out"),
+        "--seed-file",
+        str(seed_file),
+        str(folder),
+    ]
     env = {**os.environ, "PYTHON": sys.executable}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -167,7 +167,9 @@ class Hunter(torch.nn.Module):
                 with open(f"/proc/{pid}/mem", "rb"):
                     print(f"FOUND /proc/{pid}/mem open", flush=True)
             except OSError as error:
-                print(f"cannot open /proc/{pid}/mem: {type(error).__name__}", flush=True)
+                print(
+                    f"cannot open /proc/{pid}/mem: {type(error).__name__}", flush=True
+                )
         if self.seed_file:
             content = read_small(self.seed_file)
             if content:
