@@ -622,6 +622,7 @@ class ClassGrading:
     results: list[SubmissionResult]
     baseline_training: str
     seconds: float
+    yardstick_seconds: float = 0.0
 
     def table(self) -> Table:
         return results_table(self.yardsticks + self.results)
@@ -800,6 +801,7 @@ def grade_submissions(
         )
     for name, result in references.items():
         rows.append(_result_of(f"({name})", result))
+    yardstick_seconds = time.perf_counter() - start
     folders = [Path(f) for f in folders]
     results: list[SubmissionResult | None] = [None] * len(folders)
     queue = list(enumerate(folders))
@@ -827,6 +829,7 @@ def grade_submissions(
         results=[r for r in results if r is not None],
         baseline_training=training,
         seconds=time.perf_counter() - start,
+        yardstick_seconds=yardstick_seconds,
     )
 
 
