@@ -94,12 +94,13 @@ BROKEN = {
 HUNTS = ("stack", "gc", "environment", "files")
 
 
-def _hunter(folder: Path, where: str, seed_file: Path) -> Path:
+def _hunter(folder: Path, where: str, seed_file: Path | None) -> Path:
+    path = str(seed_file) if seed_file is not None else None
     folder.mkdir(parents=True)
     shutil.copy(HUNTERS, folder / "hunters.py")
     (folder / "detector.py").write_text(
         "from hunters import Hunter\n\n\ndef make_detector():\n"
-        f"    return Hunter({where!r}, {TINY_KW!r}, seed_file={str(seed_file)!r})\n"
+        f"    return Hunter({where!r}, {TINY_KW!r}, seed_file={path!r})\n"
     )
     return folder
 
@@ -130,7 +131,10 @@ def graded(tmp_path_factory, frame_aware_weights):
         ),
         write_submission(base / "frame_aware", FRAME_AWARE, frame_aware_weights[1]),
     ]
-    folders += [_hunter(base / f"hunt_{where}", where, seed_file) for where in HUNTS]
+    # as root the children run as nobody and cannot read the seed file even when
+    # they know its path; as the same user they could (see instructor/README.md)
+    known = seed_file if IS_ROOT else None
+    folders += [_hunter(base / f"hunt_{where}", where, known) for where in HUNTS]
     for name, source in BROKEN.items():
         (base / name).mkdir()
         (base / name / "detector.py").write_text(source)

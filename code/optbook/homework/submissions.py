@@ -300,6 +300,9 @@ def _isolate(workdir: str, limits: Limits, drop_to: tuple[int, int] | None) -> N
         os.setgid(gid)
         os.setuid(uid)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    # the forkserver is non-dumpable (and setuid makes a process so); this process
+    # holds no secret and may read its own /proc files
+    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
 # -- the grader's side -----------------------------------------------------------------
@@ -319,7 +322,12 @@ def _forkserver() -> Any:
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             context = multiprocessing.get_context("forkserver")
-            preload = ["torch", "numpy", "optbook.homework.submissions"]
+            preload = [
+                "optbook.homework._nondumpable",
+                "torch",
+                "numpy",
+                "optbook.homework.submissions",
+            ]
             if os.geteuid() == 0:  # children run as nobody: give them the stdlib
                 preload.append("optbook.homework._stdlib_preload")
             context.set_forkserver_preload(preload)
@@ -335,8 +343,17 @@ def _forkserver() -> Any:
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
+            # the server imports its preloads before it forks anything: wait for that
+            # here, so that no submission's clock pays for it
+            warm_up = context.Process(target=_nothing)
+            warm_up.start()
+            warm_up.join()
             _CONTEXT = context
         return _CONTEXT
+
+
+def _nothing() -> None:
+    """The forkserver's warm-up child."""
 
 
 def _unprivileged_ids(user: str) -> tuple[int, int] | None:
@@ -749,9 +766,10 @@ def grade_submissions(
     once from a fixed seed, :func:`course_baseline`, then graded with ``seed``), when
     ``yardsticks`` is true. Each submission runs in its own :class:`IsolatedDetector`;
     whatever goes wrong becomes its verdict and the others go on. ``jobs`` submissions
-    run at a time.
+    run at a time. The calling process is made non-dumpable (:func:`harden_grader`).
     """
     start = time.perf_counter()
+    harden_grader()  # this process holds the seed and the bits from here on
     limits = limits if limits is not None else Limits()
     samples = protocol.samples(seed)
     target = protocol.target_standard_error
