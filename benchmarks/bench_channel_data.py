@@ -14,13 +14,11 @@ own Eb/N0) three ways:
     with torch's default collate stacks 32 frames (``pin_memory`` only when CUDA is
     present);
 (b) **per-symbol Python**: the mapping the issue names, one Python list lookup per
-symbol
-    (the fastest of the per-symbol variants we tried: zip the bits in fours, index a
-    list of points by the binary number), with vectorised NumPy noise;
+    symbol (the fastest of the per-symbol variants we tried: zip the bits in fours,
+    index a list of points by the binary number), with vectorised NumPy noise;
 (c) **optbook**: :func:`optbook.homework.grading.sample_ebn0_db` (the course's
-3200-point grid)
-    and :func:`optbook.homework.grading.make_frames`, the whole batch in a few torch
-    calls.
+    3200-point grid) and :func:`optbook.homework.grading.make_frames`, the whole batch
+    in a few torch calls.
 
 The three alternate in every round; all rounds run at torch's default number of threads,
 then all again at one thread (on a shared, loaded machine torch's thread pool can be
@@ -28,8 +26,8 @@ much slower than one thread, for the original's collate as for optbook); medians
 the rounds are printed (the fastest run in brackets), with the load average before and
 after, and the ratios (a)/(c) and (b)/(c) against the issue's goal of 100x.
 
-    .venv/bin/python benchmarks/bench_channel_data.py [--rounds 15] [--threads 2 1]
-    [--quick]
+    .venv/bin/python benchmarks/bench_channel_data.py [--rounds 15] \\
+        [--threads 2 1] [--quick]
 """
 
 from __future__ import annotations

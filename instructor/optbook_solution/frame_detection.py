@@ -93,8 +93,7 @@ def pooled_power(received: Tensor, pool: str = "frame") -> Tensor:
 
 
 class PowerConditionedDetector(nn.Module):
-    """One small network per axis value, told the received power of a symbol or of its
-    frame.
+    """One small network per axis value, told the received power of a symbol or frame.
 
     The MAP rule has a simple shape, and this detector copies it:
 

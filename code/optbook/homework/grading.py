@@ -699,9 +699,10 @@ def estimator_variances(
                     "BER, conditional": float(conditional.mean()),
                     "variance, counting": var_counting,
                     "variance, conditional": var_conditional,
+                    # no error counted: the counting estimator has no spread
                     "ratio": var_counting / var_conditional
-                    if var_conditional > 0
-                    else math.inf,
+                    if var_conditional > 0 and var_counting > 0
+                    else math.nan,
                 }
             )
     return rows

@@ -3,12 +3,11 @@
 - :func:`exact_ber`: the BER of the nearest-point detector and of the genie MAP detector
   at any Eb/N0, by quadrature (no Monte Carlo);
   :func:`random_split_averages`: the course's validation average over random 20 % splits
-  of its Eb/N0 grid, which shows why its validation figure cannot be compared with the
-  grade.
-- :func:`ebn0_at_ber` (where a curve crosses a BER, interpolating ``log BER`` linearly
-  in
-  Eb/N0), :func:`gap_db_at_ber` (the distance in dB between two curves there) and
-  :func:`grade_gap_db` (a grade's gap to the genie at BER 1e-3).
+  of its Eb/N0 grid, which shows why its validation figure cannot be compared with
+  the grade.
+- :func:`ebn0_at_ber` (where a curve crosses a BER, interpolating ``log BER``
+  linearly in Eb/N0), :func:`gap_db_at_ber` (the distance in dB between two curves
+  there) and :func:`grade_gap_db` (a grade's gap to the genie at BER 1e-3).
 """
 
 from __future__ import annotations

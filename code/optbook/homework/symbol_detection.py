@@ -1,22 +1,22 @@
-"""Training detectors for the homework (``chapters/homework.ipynb``): data, model, loop,
-limits.
+"""Training detectors for the homework (``chapters/homework.ipynb``): data, model,
+loop, limits.
 
 The homework sends 16-QAM symbols over AWGN in frames, each frame at one Eb/N0, and asks
 for a detector with a low bit error rate (BER). This module holds what a student's
 notebook needs around :mod:`optbook.homework.channel` and
 :mod:`optbook.homework.grading`:
 
-- :func:`training_batches` -- an endless stream of ``(received, bits)`` batches drawn as
-  the
-  course draws them (every frame at its own Eb/N0, fresh bits and noise at every step);
+- :func:`training_batches` -- an endless stream of ``(received, bits)`` batches drawn
+  as the course draws them (every frame at its own Eb/N0, fresh bits and noise at
+  every step);
 - :class:`CourseBaselineMLP` -- the course's per-symbol network, 2-32-4, and
   :func:`as_detector`, which turns any per-symbol network into a detector;
 - :func:`train_detector` -- the training loop (:func:`optbook.training.train`) with the
   bit-wise binary cross-entropy as its loss;
 - :func:`course_validation_ber` -- the course's own metric, for comparison with its log;
 - :class:`PerSymbolBayesDetector` -- the best detector that looks at one symbol at a
-  time and
-  does not know Eb/N0: the per-symbol limit, to be graded next to the others;
+  time and does not know Eb/N0: the per-symbol limit, to be graded next to the
+  others;
 - :func:`judge` -- the rubric: where a graded detector stands among the references.
 
 **The detector interface** (the one :func:`optbook.homework.grading.grade` calls):
@@ -585,9 +585,8 @@ def judge(
     3. *the per-symbol limit*: ``ber <= per_symbol_limit.ber + tolerance``, the grade of
        :class:`PerSymbolBayesDetector` with the same seed;
     4. *towards the genie*: ``ber`` at most halfway from the per-symbol limit to the
-       genie
-       MAP detector's BER: only a detector that uses more than one symbol at a time gets
-       there.
+       genie MAP detector's BER: only a detector that uses more than one symbol at a
+       time gets there.
 
     All three arguments are results of :func:`optbook.homework.grading.grade`, and they
     must share their protocol (:attr:`GradeResult.protocol_key`: seed, constellation,
