@@ -336,3 +336,16 @@ def test_estimator_variances_shows_the_reduction():
 def test_unknown_estimator_is_refused():
     with pytest.raises(ValueError, match="estimator must be 'conditional'"):
         grade(NearestPointDetector(), estimator="soft", **QUICK)
+
+
+def test_no_detector_scores_below_the_genie_under_the_conditional_estimator():
+    # q >= min(pi, 1 - pi) for every decision: on the same samples, every point of any
+    # detector (here a random one) is at least the genie's, exactly, not just on average
+    generator = torch.Generator().manual_seed(0)
+
+    def coin_flips(received):
+        return torch.randn(*received.shape, 4, generator=generator)
+
+    result = grade(coin_flips, **QUICK)
+    assert all(row.ber >= row.genie_map_ber - 1e-12 for row in result.rows)
+    assert result.gap_to_genie > 0
