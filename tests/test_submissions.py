@@ -23,6 +23,7 @@ import torch
 from optbook.homework.grading import NearestPointDetector, grade
 from optbook.homework.submissions import (
     DETECTOR_TEMPLATE,
+    FRESH_UID_BASE,
     Limits,
     Protocol,
     _read_seed,
@@ -93,6 +94,25 @@ BROKEN = {
 }
 HUNTS = ("stack", "gc", "environment", "files")
 
+# an honest detector that leaves a daemon behind (double fork, new session)
+DAEMON = """
+import os
+import time
+
+from optbook.homework.grading import NearestPointDetector
+
+
+def make_detector():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            print("daemon", os.getpid(), flush=True)
+            time.sleep(600)
+        os._exit(0)
+    os.wait()
+    return NearestPointDetector()
+"""
+
 
 def _hunter(folder: Path, where: str, seed_file: Path | None) -> Path:
     path = str(seed_file) if seed_file is not None else None
@@ -135,6 +155,7 @@ def graded(tmp_path_factory, frame_aware_weights):
     # they know its path; as the same user they could (see instructor/README.md)
     known = seed_file if IS_ROOT else None
     folders += [_hunter(base / f"hunt_{where}", where, known) for where in HUNTS]
+    folders.append(write_submission(base / "daemon", DAEMON))
     for name, source in BROKEN.items():
         (base / name).mkdir()
         (base / name / "detector.py").write_text(source)
@@ -178,8 +199,9 @@ def test_hunters_find_nothing_and_score_no_better_than_nearest_point(graded, whe
     nearest = results["nearest_point"]
     tolerance = 3 * nearest.grade.gap_to_genie_standard_error + 1e-9
     assert result.ber >= nearest.ber - tolerance
-    if IS_ROOT:  # the child runs as nobody: the grader's files and memory are closed
-        assert "uid 65534" in result.log
+    if IS_ROOT:  # the child runs as a fresh user: the grader's files and memory closed
+        uid = int(result.log.split("uid ", 1)[1].split()[0])
+        assert uid >= FRESH_UID_BASE
         if where == "files":
             assert "cannot read" in result.log and "/mem: PermissionError" in result.log
 
@@ -306,3 +328,16 @@ def test_the_command_line_tool(tmp_path):
     assert "seed 77" in (tmp_path / "out" / "results.md").read_text()
     lines = [line.split() for line in done.stdout.splitlines()]
     assert any(line[:1] == ["np"] and line[-1] == "ok" for line in lines), done.stdout
+
+
+def test_what_a_submission_leaves_running_is_killed(graded):
+    _, results, _ = graded
+    result = results["daemon"]
+    assert result.verdict == "ok", (result.detail, result.log)
+    pid = int(result.log.split("daemon ", 1)[1].split()[0])
+    status = Path(f"/proc/{pid}/status")
+    alive = status.exists() and "State:\tZ" not in status.read_text()
+    if IS_ROOT:  # its fresh user id is reaped after grading
+        assert not alive
+    elif alive:  # as the same user it survives (instructor/README.md): clean up
+        os.kill(pid, 9)

@@ -14,11 +14,11 @@ the student's own seed.
 process that holds no secret (``multiprocessing``'s forkserver, with a scrubbed
 environment), in its own temporary working directory holding a copy of the submission,
 with a time limit, an address-space (memory) limit, one thread, and, when the grader
-runs as root, as the unprivileged user ``nobody`` in a network namespace of its own (no
-network). It talks to the grader through a pipe that carries raw bytes only (no pickle):
-received samples in, logits out. The grader draws the frames, keeps the bits and the
-posteriors, and scores. See ``instructor/README.md`` for what this does and does not
-protect against.
+runs as root, under a fresh unprivileged user id of its own in a network namespace of
+its own (no network). It talks to the grader through a pipe that carries raw bytes
+only (no pickle): received samples in, logits out. The grader draws the frames, keeps
+the bits and the posteriors, and scores. See ``instructor/README.md`` for what this
+does and does not protect against.
 
 **Grading a class**: :func:`grade_submissions` (the command
 ``scripts/grade-submissions`` wraps it) grades any number of folders with one private
@@ -35,6 +35,7 @@ import math
 import multiprocessing
 import os
 import resource
+import secrets
 import shutil
 import signal
 import struct
@@ -153,13 +154,20 @@ class Limits:
     ``time_limit_s``: wall-clock seconds for everything (start, ``make_detector()``,
     every call). ``memory_limit_mb``: the process's address space (``RLIMIT_AS``;
     importing torch alone takes about 0.7 GB of it). ``threads``: torch's CPU threads.
-    ``user``: the account a child runs as when the grader runs as root.
+    ``user``: the account a child runs as when the grader runs as root; ``None`` (the
+    default) gives every child a fresh user id of its own, which no account and no
+    other child has (from :data:`FRESH_UID_BASE` up), so that children cannot signal,
+    trace or read one another, and whatever a child leaves running is killed.
     """
 
     time_limit_s: float = 120.0
     memory_limit_mb: int = 4096
     threads: int = 1
-    user: str = "nobody"
+    user: str | None = None
+
+
+FRESH_UID_BASE = 2_000_000_000
+"""The first of the fresh user (and group) ids given to submissions as root."""
 
 
 class SubmissionFailed(Exception):
@@ -300,9 +308,11 @@ def _isolate(workdir: str, limits: Limits, drop_to: tuple[int, int] | None) -> N
         os.setgid(gid)
         os.setuid(uid)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    # the forkserver is non-dumpable (and setuid makes a process so); this process
-    # holds no secret and may read its own /proc files
-    libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+    if drop_to is None:
+        # same user as the grader: the forkserver is non-dumpable, this process holds
+        # no secret and may read its own /proc files. (After setuid the process stays
+        # non-dumpable: no other process of its user may trace it.)
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
 # -- the grader's side -----------------------------------------------------------------
@@ -356,14 +366,38 @@ def _nothing() -> None:
     """The forkserver's warm-up child."""
 
 
-def _unprivileged_ids(user: str) -> tuple[int, int] | None:
-    """``(uid, gid)`` of ``user`` when the grader runs as root, else ``None``."""
+_FRESH_LOCK = threading.Lock()
+_FRESH_COUNT = [0]
+
+
+def _unprivileged_ids(user: str | None) -> tuple[int, int] | None:
+    """``(uid, gid)`` for a child when the grader runs as root, else ``None``.
+
+    ``user=None``: a fresh id (from :data:`FRESH_UID_BASE`, one per child of this
+    process); else the ids of that account.
+    """
     if os.geteuid() != 0:
         return None
+    if user is None:
+        with _FRESH_LOCK:
+            _FRESH_COUNT[0] += 1
+            fresh = FRESH_UID_BASE + (os.getpid() % 10_000) * 10_000 + _FRESH_COUNT[0]
+        return fresh, fresh
     import pwd
 
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
+
+
+def _kill_everything_of(ids: tuple[int, int]) -> None:
+    """In a helper child: become ``ids`` and kill every process of that user."""
+    os.setgroups([])
+    os.setgid(ids[1])
+    os.setuid(ids[0])
+    try:
+        os.kill(-1, signal.SIGKILL)  # every process this user may signal, not itself
+    except ProcessLookupError:
+        pass
 
 
 class IsolatedDetector:
@@ -397,9 +431,11 @@ class IsolatedDetector:
                 "too large", f"{size >> 20} MB, more than the {max_copy_mb} MB allowed"
             )
         drop_to = _unprivileged_ids(self.limits.user)
+        self._ids = drop_to
         self._base = tempfile.mkdtemp(prefix="optbook-submission-")
         os.chmod(self._base, 0o711)  # others may enter it, not list it
-        self.workdir = os.path.join(self._base, "work")
+        # a name no other process can guess: the parent cannot be listed
+        self.workdir = os.path.join(self._base, secrets.token_hex(16))
         shutil.copytree(self.folder, self.workdir, symlinks=True)
         if drop_to is not None:
             for root, dirs, files in os.walk(self.workdir):
@@ -563,6 +599,15 @@ class IsolatedDetector:
                 self._process.join(2)
             self._kill()
             self._connection.close()
+            if self._ids is not None and self.limits.user is None:
+                # whatever the submission left running (a daemon that escaped its
+                # parent) dies with its user id
+                reaper = _forkserver().Process(
+                    target=_kill_everything_of, args=(self._ids,)
+                )
+                reaper.start()
+                reaper.join(10)
+                self._ids = None
         if getattr(self, "_base", None):
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = ""
@@ -977,7 +1022,6 @@ def _read_seed(path: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``scripts/grade-submissions FOLDER... [--seed-file F] [--out DIR] ...``."""
     import argparse
-    import secrets
 
     parser = argparse.ArgumentParser(
         prog="grade-submissions",
