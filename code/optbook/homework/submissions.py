@@ -432,7 +432,21 @@ class IsolatedDetector:
             )
         drop_to = _unprivileged_ids(self.limits.user)
         self._ids = drop_to
+        self._process: Any = None
+        self.workdir = ""
         self._base = tempfile.mkdtemp(prefix="optbook-submission-")
+        try:
+            self._start(drop_to)
+        except SubmissionFailed as failure:
+            failure.log = self.log_tail()
+            self.close()
+            raise
+        except BaseException:
+            self.close()  # never leave a working directory or a child behind
+            raise
+
+    def _start(self, drop_to: tuple[int, int] | None) -> None:
+        """Copy the folder, fork the child, wait until ``make_detector()`` returned."""
         os.chmod(self._base, 0o711)  # others may enter it, not list it
         # a name no other process can guess: the parent cannot be listed
         self.workdir = os.path.join(self._base, secrets.token_hex(16))
@@ -446,21 +460,16 @@ class IsolatedDetector:
         # the clock starts now: the shared server's start-up is not the submission's
         self._deadline = time.monotonic() + self.limits.time_limit_s
         self._connection, child_end = context.Pipe(duplex=True)
-        self._process: Any = context.Process(
+        self._process = context.Process(
             target=_child_main,
             args=(child_end, self.workdir, self.limits, drop_to),
             daemon=True,
         )
         self._process.start()
         child_end.close()
-        try:
-            reply = self._receive("starting the detector")
-            if reply[:1] != b"R":
-                raise SubmissionFailed("protocol", "the child did not report ready")
-        except SubmissionFailed as failure:
-            failure.log = self.log_tail()
-            self.close()
-            raise
+        reply = self._receive("starting the detector")
+        if reply[:1] != b"R":
+            raise SubmissionFailed("protocol", "the child did not report ready")
 
     def __enter__(self) -> IsolatedDetector:
         return self
@@ -574,6 +583,8 @@ class IsolatedDetector:
 
     def log_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters the child printed (stdout and stderr)."""
+        if not self.workdir:
+            return ""
         path = os.path.join(self.workdir, "output.log")
         try:
             with open(path, "rb") as log:
