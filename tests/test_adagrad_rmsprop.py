@@ -54,7 +54,8 @@ def _assert_equal_and_nontrivial(comparison, min_distance=0.1):
 def test_signature_is_torchs(ours, reference):
     def parameters_of(cls):
         return [
-            (p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()
+            (p.name, p.kind, p.default)
+            for p in inspect.signature(cls.__init__).parameters.values()
         ]
 
     assert parameters_of(ours) == parameters_of(reference)
@@ -94,7 +95,9 @@ def test_adagrad_equals_torch_with_groups_reload_and_scheduler(options):
 
 def test_adagrad_plain_run_and_a_second_group_with_other_hyperparameters():
     plain = compare_with_reference(
-        lambda g: Adagrad(g, lr=0.1), lambda g: torch.optim.Adagrad(g, lr=0.1), steps=STEPS
+        lambda g: Adagrad(g, lr=0.1),
+        lambda g: torch.optim.Adagrad(g, lr=0.1),
+        steps=STEPS,
     )
     _assert_equal_and_nontrivial(plain, min_distance=0.5)
     # torch ignores a group's initial_accumulator_value (it starts every accumulator at the
@@ -132,10 +135,19 @@ def _rmsprop_grid():
     for centered, momentum, weight_decay in itertools.product(
         (False, True), (0.0, 0.9), (0.0, 0.05)
     ):
-        yield {"lr": 3e-3, "centered": centered, "momentum": momentum, "weight_decay": weight_decay}
+        yield {
+            "lr": 3e-3,
+            "centered": centered,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+        }
     yield {}
     yield {"lr": 1e-2, "alpha": 0.9, "eps": 1e-5}  # the lecture's settings
-    yield {"lr": 1e-3, "alpha": 0.0, "eps": 1e-3}  # alpha = 0: only the newest gradient counts
+    yield {
+        "lr": 1e-3,
+        "alpha": 0.0,
+        "eps": 1e-3,
+    }  # alpha = 0: only the newest gradient counts
     yield {"lr": 1e-3, "alpha": 0.9, "eps": 0.0}
     yield {"lr": 1e-4, "maximize": True, "momentum": 0.5, "centered": True}
 
@@ -155,10 +167,18 @@ def test_rmsprop_equals_torch_with_groups_reload_and_scheduler(options):
 
 def test_rmsprop_plain_run_and_a_second_group_with_other_hyperparameters():
     plain = compare_with_reference(
-        lambda g: RMSprop(g, lr=3e-3), lambda g: torch.optim.RMSprop(g, lr=3e-3), steps=STEPS
+        lambda g: RMSprop(g, lr=3e-3),
+        lambda g: torch.optim.RMSprop(g, lr=3e-3),
+        steps=STEPS,
     )
     _assert_equal_and_nontrivial(plain, min_distance=0.5)
-    group = {"lr": 1e-3, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 0.1}
+    group = {
+        "lr": 1e-3,
+        "alpha": 0.9,
+        "momentum": 0.9,
+        "centered": True,
+        "weight_decay": 0.1,
+    }
     mixed = compare_with_reference(
         lambda g: RMSprop(g, lr=3e-3),
         lambda g: torch.optim.RMSprop(g, lr=3e-3),
@@ -174,10 +194,22 @@ def test_rmsprop_plain_run_and_a_second_group_with_other_hyperparameters():
 @pytest.mark.parametrize(
     ("make_ours", "make_reference"),
     [
-        (lambda g: Adagrad(g, lr=0.05, eps=1e-5), lambda g: torch.optim.Adagrad(g, lr=0.05)),
-        (lambda g: Adagrad(g, lr=0.05, lr_decay=1e-3), lambda g: torch.optim.Adagrad(g, lr=0.05)),
-        (lambda g: RMSprop(g, lr=3e-3, alpha=0.9), lambda g: torch.optim.RMSprop(g, lr=3e-3)),
-        (lambda g: RMSprop(g, lr=3e-3, centered=True), lambda g: torch.optim.RMSprop(g, lr=3e-3)),
+        (
+            lambda g: Adagrad(g, lr=0.05, eps=1e-5),
+            lambda g: torch.optim.Adagrad(g, lr=0.05),
+        ),
+        (
+            lambda g: Adagrad(g, lr=0.05, lr_decay=1e-3),
+            lambda g: torch.optim.Adagrad(g, lr=0.05),
+        ),
+        (
+            lambda g: RMSprop(g, lr=3e-3, alpha=0.9),
+            lambda g: torch.optim.RMSprop(g, lr=3e-3),
+        ),
+        (
+            lambda g: RMSprop(g, lr=3e-3, centered=True),
+            lambda g: torch.optim.RMSprop(g, lr=3e-3),
+        ),
     ],
     ids=["adagrad-eps", "adagrad-lr_decay", "rmsprop-alpha", "rmsprop-centered"],
 )
@@ -213,7 +245,9 @@ def test_adagrad_creates_its_state_eagerly_like_torch():
         assert list(mine[index]) == list(reference[index]) == ["step", "sum"]
         assert mine[index]["step"].dtype == reference[index]["step"].dtype
         assert mine[index]["step"].item() == 0
-        torch.testing.assert_close(mine[index]["sum"], reference[index]["sum"], rtol=0, atol=0)
+        torch.testing.assert_close(
+            mine[index]["sum"], reference[index]["sum"], rtol=0, atol=0
+        )
         assert bool((mine[index]["sum"] == 0.25).all())
     # a state dict saved before the first step loads into the other class (both ways)
     torch.optim.Adagrad(_params()).load_state_dict(_serialised(ours.state_dict()))
@@ -222,7 +256,10 @@ def test_adagrad_creates_its_state_eagerly_like_torch():
 
 def test_adagrad_ignores_a_groups_initial_accumulator_value_like_torch():
     first, second = _params()
-    groups = [{"params": [first]}, {"params": [second], "initial_accumulator_value": 5.0}]
+    groups = [
+        {"params": [first]},
+        {"params": [second], "initial_accumulator_value": 5.0},
+    ]
     ours = Adagrad(groups, initial_accumulator_value=1.0)
     theirs = torch.optim.Adagrad(
         [{"params": [first]}, {"params": [second], "initial_accumulator_value": 5.0}],
@@ -245,14 +282,18 @@ def test_rmsprop_state_keys_are_torchs(options):
     for cls in (RMSprop, torch.optim.RMSprop):
         params = _params()
         optimizer = cls(params, lr=1e-2, **options)
-        assert not optimizer.state_dict()["state"], "RMSprop creates its state on the first step"
+        assert not optimizer.state_dict()["state"], (
+            "RMSprop creates its state on the first step"
+        )
         sum(p.sum() for p in params).backward()
         optimizer.step()
         state[cls] = optimizer.state_dict()["state"]
     for index, reference in state[torch.optim.RMSprop].items():
         assert list(state[RMSprop][index]) == list(reference)
         for key, value in reference.items():
-            torch.testing.assert_close(state[RMSprop][index][key], value, rtol=0, atol=0)
+            torch.testing.assert_close(
+                state[RMSprop][index][key], value, rtol=0, atol=0
+            )
 
 
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=["Adagrad", "RMSprop"])
@@ -266,7 +307,9 @@ def test_state_dict_moves_between_optbook_and_torch_mid_run(ours, reference, dir
         )
         for _ in range(60)
     ]
-    first, second = (reference, ours) if direction == "torch-to-optbook" else (ours, reference)
+    first, second = (
+        (reference, ours) if direction == "torch-to-optbook" else (ours, reference)
+    )
     options = {"lr": 0.05, "weight_decay": 0.01}
     if reference is torch.optim.RMSprop:
         options.update(momentum=0.5, centered=True)
@@ -279,7 +322,9 @@ def test_state_dict_moves_between_optbook_and_torch_mid_run(ours, reference, dir
             ((x @ weight.T - y) ** 2).mean().backward()
             optimizer.step()
 
-    weight = torch.nn.Parameter(torch.randn(2, 3, generator=generator, dtype=torch.float64))
+    weight = torch.nn.Parameter(
+        torch.randn(2, 3, generator=generator, dtype=torch.float64)
+    )
     optimizer = first([weight], **options)
     run(optimizer, weight, batches[:30])
     saved = optimizer.state_dict()
@@ -292,7 +337,9 @@ def test_state_dict_moves_between_optbook_and_torch_mid_run(ours, reference, dir
         fresh.load_state_dict(_serialised(saved))
         run(fresh, copy, batches[30:])
         finals.append(copy.detach())
-    assert not torch.equal(finals[0], weight.detach()), "the second half must move the weights"
+    assert not torch.equal(finals[0], weight.detach()), (
+        "the second half must move the weights"
+    )
     torch.testing.assert_close(finals[1], finals[0], rtol=TOLERANCE, atol=0)
 
 
@@ -300,7 +347,9 @@ def test_state_dict_moves_between_optbook_and_torch_mid_run(ours, reference, dir
 def test_complex_parameters_like_torch(ours, reference):
     generator = torch.Generator().manual_seed(2)
     start = torch.randn(4, dtype=torch.complex128, generator=generator)
-    grads = [torch.randn(4, dtype=torch.complex128, generator=generator) for _ in range(50)]
+    grads = [
+        torch.randn(4, dtype=torch.complex128, generator=generator) for _ in range(50)
+    ]
     finals = []
     for cls in (ours, reference):
         param = torch.nn.Parameter(start.clone())
@@ -337,7 +386,12 @@ def test_float32_runs_agree_too():
     [
         (
             Adagrad,
-            {"lr": 0.1, "lr_decay": 0.1, "weight_decay": 0.2, "initial_accumulator_value": 0.3},
+            {
+                "lr": 0.1,
+                "lr_decay": 0.1,
+                "weight_decay": 0.2,
+                "initial_accumulator_value": 0.3,
+            },
         ),
         (RMSprop, {"lr": 0.01, "alpha": 0.9, "weight_decay": 0.2}),
         (RMSprop, {"lr": 0.01, "centered": True}),
@@ -376,14 +430,26 @@ def test_effective_lr_before_the_first_step():
 # -- invalid hyperparameters ---------------------------------------------------------------------
 INVALID = [
     (Adagrad, {"lr": -1e-2}, r"lr \(the learning rate\) must be >= 0"),
-    (Adagrad, {"lr_decay": -0.1}, r"lr_decay \(how fast the learning rate decays.*\) must be >= 0"),
-    (Adagrad, {"weight_decay": -1e-4}, r"weight_decay \(the L2 penalty lambda\) must be >= 0"),
+    (
+        Adagrad,
+        {"lr_decay": -0.1},
+        r"lr_decay \(how fast the learning rate decays.*\) must be >= 0",
+    ),
+    (
+        Adagrad,
+        {"weight_decay": -1e-4},
+        r"weight_decay \(the L2 penalty lambda\) must be >= 0",
+    ),
     (
         Adagrad,
         {"initial_accumulator_value": -1.0},
         r"initial_accumulator_value \(the starting value of the sum of squared gradients.*\) must be >= 0",
     ),
-    (Adagrad, {"eps": -1e-10}, r"eps \(the small number added to sqrt\(sum\).*\) must be >= 0"),
+    (
+        Adagrad,
+        {"eps": -1e-10},
+        r"eps \(the small number added to sqrt\(sum\).*\) must be >= 0",
+    ),
     (Adagrad, {"eps": float("nan")}, r"eps .* must be a number, got NaN"),
     (
         Adagrad,
@@ -396,16 +462,34 @@ INVALID = [
         {"alpha": -0.5},
         r"alpha \(the decay rate of the moving average of squared gradients\) must be >= 0",
     ),
-    (RMSprop, {"alpha": 1.0}, r"alpha .* must be < 1, got 1.0: .*never learns anything"),
+    (
+        RMSprop,
+        {"alpha": 1.0},
+        r"alpha .* must be < 1, got 1.0: .*never learns anything",
+    ),
     (RMSprop, {"alpha": 1.5}, r"alpha .* must be < 1, got 1.5"),
-    (RMSprop, {"eps": -1e-8}, r"eps \(the small number added to sqrt\(average\).*\) must be >= 0"),
-    (RMSprop, {"weight_decay": -0.1}, r"weight_decay \(the L2 penalty lambda\) must be >= 0"),
-    (RMSprop, {"momentum": -0.9}, r"momentum \(the momentum coefficient mu\) must be >= 0"),
+    (
+        RMSprop,
+        {"eps": -1e-8},
+        r"eps \(the small number added to sqrt\(average\).*\) must be >= 0",
+    ),
+    (
+        RMSprop,
+        {"weight_decay": -0.1},
+        r"weight_decay \(the L2 penalty lambda\) must be >= 0",
+    ),
+    (
+        RMSprop,
+        {"momentum": -0.9},
+        r"momentum \(the momentum coefficient mu\) must be >= 0",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("cls", "options", "match"), INVALID, ids=lambda v: str(v) if isinstance(v, dict) else None
+    ("cls", "options", "match"),
+    INVALID,
+    ids=lambda v: str(v) if isinstance(v, dict) else None,
 )
 def test_invalid_hyperparameters_are_refused_in_words(cls, options, match):
     param = torch.nn.Parameter(torch.zeros(2))
@@ -413,13 +497,17 @@ def test_invalid_hyperparameters_are_refused_in_words(cls, options, match):
         cls([param], **options)
     optimizer = cls([param])  # the same check guards groups added later
     with pytest.raises(ValueError, match=match):
-        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(2))], **options})
+        optimizer.add_param_group(
+            {"params": [torch.nn.Parameter(torch.zeros(2))], **options}
+        )
 
 
 def test_invalid_values_torch_accepts_but_optbook_refuses_are_few_and_documented():
     param = torch.nn.Parameter(torch.zeros(2))
     torch.optim.RMSprop([param], alpha=1.0)  # torch accepts it ...
-    with pytest.raises(ValueError):  # ... optbook does not, and says so in its docstring
+    with pytest.raises(
+        ValueError
+    ):  # ... optbook does not, and says so in its docstring
         RMSprop([param], alpha=1.0)
     assert "optbook refuses ``alpha >= 1``" in rmsprop_module.__doc__
 

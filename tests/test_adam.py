@@ -29,7 +29,9 @@ def test_signature_is_torchs_plus_one_documented_switch():
     theirs = inspect.signature(torch.optim.Adam.__init__).parameters
     extra = [name for name in ours if name not in theirs]
     assert extra == ["bias_correction"]
-    assert list(ours)[: len(theirs)] == list(theirs), "torch's parameters first, in torch's order"
+    assert list(ours)[: len(theirs)] == list(theirs), (
+        "torch's parameters first, in torch's order"
+    )
     for name, parameter in theirs.items():
         assert ours[name].kind == parameter.kind, name
         assert ours[name].default == parameter.default, name
@@ -53,7 +55,9 @@ GRID = [
 
 
 @pytest.mark.parametrize(
-    "options", GRID, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults"
+    "options",
+    GRID,
+    ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "defaults",
 )
 def test_equals_torch_with_groups_reload_and_scheduler(options):
     result = compare_with_reference(
@@ -97,10 +101,15 @@ def test_decoupled_weight_decay_is_adamw():
 
 def test_tensor_lr_and_betas_as_torch_accepts_them():
     def options():
-        return {"lr": torch.tensor(1e-2), "betas": (torch.tensor(0.9), torch.tensor(0.99))}
+        return {
+            "lr": torch.tensor(1e-2),
+            "betas": (torch.tensor(0.9), torch.tensor(0.99)),
+        }
 
     result = compare_with_reference(
-        lambda g: Adam(g, **options()), lambda g: torch.optim.Adam(g, **options()), steps=100
+        lambda g: Adam(g, **options()),
+        lambda g: torch.optim.Adam(g, **options()),
+        steps=100,
     )
     assert result.max_rel_diff <= TOLERANCE and result.distance_travelled > 0.1, result
 
@@ -161,7 +170,9 @@ def test_loads_a_state_dict_saved_by_torch_and_goes_on_identically():
     p_ours = p_ref.detach().clone().requires_grad_(True)
     ours = Adam([p_ours], lr=0.05, amsgrad=True)
     ours.load_state_dict(torch.load(buffer))
-    assert ours.param_groups[0]["bias_correction"] is True  # torch's dict has no such key
+    assert (
+        ours.param_groups[0]["bias_correction"] is True
+    )  # torch's dict has no such key
     train(p_ref, reference, 30)
     train(p_ours, ours, 30)
     assert torch.equal(p_ours, p_ref)
@@ -239,7 +250,10 @@ def test_first_step_with_correction_is_lr_times_sign_and_without_is_larger():
             {"betas": (1.0, 0.999)},
             r"betas\[0\] \(the decay of the gradient average\) must lie in \[0, 1\)",
         ),
-        ({"betas": (0.9, -0.1)}, r"betas\[1\] \(the decay of the squared-gradient average\)"),
+        (
+            {"betas": (0.9, -0.1)},
+            r"betas\[1\] \(the decay of the squared-gradient average\)",
+        ),
         ({"betas": (0.9,)}, r"betas must be a pair"),
         (
             {"weight_decay": -0.1},
@@ -256,7 +270,9 @@ def test_invalid_hyperparameters_are_refused_in_words(options, message):
 def test_invalid_hyperparameters_in_an_added_group_are_refused():
     optimizer = Adam([torch.zeros(2, requires_grad=True)])
     with pytest.raises(ValueError, match=r"lr \(the learning rate"):
-        optimizer.add_param_group({"params": [torch.zeros(2, requires_grad=True)], "lr": -1.0})
+        optimizer.add_param_group(
+            {"params": [torch.zeros(2, requires_grad=True)], "lr": -1.0}
+        )
 
 
 def test_bias_correction_must_be_a_bool():
@@ -267,6 +283,7 @@ def test_bias_correction_must_be_a_bool():
 @pytest.mark.parametrize("switch", ["foreach", "fused", "capturable", "differentiable"])
 def test_implementation_switches_are_refused(switch):
     with pytest.raises(
-        ValueError, match=f"{switch}=True selects one of torch's fast implementation paths"
+        ValueError,
+        match=f"{switch}=True selects one of torch's fast implementation paths",
     ):
         Adam([torch.zeros(2, requires_grad=True)], **{switch: True})

@@ -63,7 +63,9 @@ GRID = [
     ("name", "options"),
     GRID,
     ids=lambda x: (
-        x if isinstance(x, str) else ",".join(f"{k}={v}" for k, v in x.items()) or "defaults"
+        x
+        if isinstance(x, str)
+        else ",".join(f"{k}={v}" for k, v in x.items()) or "defaults"
     ),
 )
 def test_equals_torch_with_groups_reload_and_scheduler(name, options):
@@ -128,7 +130,9 @@ def test_nadam_mu_product_has_torchs_dtype(dtype):
     ours, theirs = states
     assert list(ours) == list(theirs) == ["step", "mu_product", "exp_avg", "exp_avg_sq"]
     for key in theirs:
-        assert ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]), key
+        assert ours[key].dtype == theirs[key].dtype and torch.equal(
+            ours[key], theirs[key]
+        ), key
     assert ours["mu_product"].dtype == dtype
 
 
@@ -180,7 +184,11 @@ class PaperAdamax(torch.optim.Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["t"], state["m"], state["u"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                    state["t"], state["m"], state["u"] = (
+                        0,
+                        torch.zeros_like(p),
+                        torch.zeros_like(p),
+                    )
                 state["t"] += 1
                 state["m"] = beta1 * state["m"] + (1 - beta1) * p.grad
                 state["u"] = torch.maximum(beta2 * state["u"], p.grad.abs())
@@ -214,16 +222,28 @@ class LectureNadam(torch.optim.Optimizer):
                     continue
                 state = self.state[p]
                 if not state:
-                    state["t"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                    state["t"], state["m"], state["v"] = (
+                        0,
+                        torch.zeros_like(p),
+                        torch.zeros_like(p),
+                    )
                 state["t"] += 1
                 t, g = state["t"], p.grad
                 state["m"] = mu * state["m"] + (1 - mu) * g
                 state["v"] = beta2 * state["v"] + (1 - beta2) * g**2
-                m_bar = mu * state["m"] / (1 - mu ** (t + 1)) + (1 - mu) * g / (1 - mu**t)
-                p -= group["lr"] * m_bar / (torch.sqrt(state["v"] / (1 - beta2**t)) + group["eps"])
+                m_bar = mu * state["m"] / (1 - mu ** (t + 1)) + (1 - mu) * g / (
+                    1 - mu**t
+                )
+                p -= (
+                    group["lr"]
+                    * m_bar
+                    / (torch.sqrt(state["v"] / (1 - beta2**t)) + group["eps"])
+                )
 
 
-def test_nadam_with_huge_momentum_decay_is_the_lectures_constant_mu_form(float64_default):
+def test_nadam_with_huge_momentum_decay_is_the_lectures_constant_mu_form(
+    float64_default,
+):
     """0.96**(t * psi) underflows to 0 for a huge psi: mu_t = beta1 at every step."""
     assert momentum_schedule(1, 0.9, 1e9) == 0.9
     result = compare_with_reference(
@@ -241,9 +261,13 @@ def test_momentum_schedule_warms_up_from_half_beta1_to_beta1():
     values = torch.tensor(
         [momentum_schedule(t, 0.9, 4e-3) for t in steps.tolist()], dtype=torch.float64
     )
-    assert torch.all(values[1:] >= values[:-1]) and torch.all(values[1:5000] > values[:4999])
+    assert torch.all(values[1:] >= values[:-1]) and torch.all(
+        values[1:5000] > values[:4999]
+    )
     assert abs(values[0] - 0.45) < 1e-3 and 0.9 - values[-1] < 1e-6
-    half_way = int(steps[values >= 0.675][0])  # 0.96**(t psi) = 1/2 at t = ln 2 / (psi ln(1/0.96))
+    half_way = int(
+        steps[values >= 0.675][0]
+    )  # 0.96**(t psi) = 1/2 at t = ln 2 / (psi ln(1/0.96))
     assert abs(half_way - 0.6931471805599453 / (4e-3 * 0.040821994520255166)) < 1.0
     assert momentum_schedule(7, 0.9, 0.0) == 0.45  # no warm-up: mu stays beta1 / 2
 
@@ -259,7 +283,10 @@ def test_momentum_schedule_warms_up_from_half_beta1_to_beta1():
             {"betas": (1.0, 0.999)},
             r"betas\[0\] \(the decay of the gradient average.*must lie in \[0, 1\)",
         ),
-        ({"betas": (0.9, 1.5)}, r"betas\[1\] \(the decay of the .*must lie in \[0, 1\)"),
+        (
+            {"betas": (0.9, 1.5)},
+            r"betas\[1\] \(the decay of the .*must lie in \[0, 1\)",
+        ),
         ({"betas": 0.9}, r"betas must be a pair"),
         (
             {"weight_decay": -0.1},
@@ -281,7 +308,8 @@ def test_adamax_says_what_its_beta2_means():
 
 def test_nadam_refuses_a_negative_momentum_decay():
     with pytest.raises(
-        ValueError, match=r"momentum_decay \(psi, how fast the momentum coefficient mu_t warms up"
+        ValueError,
+        match=r"momentum_decay \(psi, how fast the momentum coefficient mu_t warms up",
     ):
         NAdam([torch.zeros(2, requires_grad=True)], momentum_decay=-4e-3)
 
@@ -290,6 +318,7 @@ def test_nadam_refuses_a_negative_momentum_decay():
 @pytest.mark.parametrize("switch", ["foreach", "capturable", "differentiable"])
 def test_implementation_switches_are_refused(name, switch):
     with pytest.raises(
-        ValueError, match=f"{switch}=True selects one of torch's fast implementation paths"
+        ValueError,
+        match=f"{switch}=True selects one of torch's fast implementation paths",
     ):
         PAIRS[name][0]([torch.zeros(2, requires_grad=True)], **{switch: True})

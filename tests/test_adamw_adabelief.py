@@ -30,7 +30,8 @@ MOVED = 0.5  # every run below moves its parameters further than this: the check
 
 def signature_of(cls) -> list[tuple[str, inspect._ParameterKind, object]]:
     return [
-        (p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(cls.__init__).parameters.values()
     ]
 
 
@@ -41,7 +42,9 @@ def quiet_reference(groups, **kwargs):
 
 
 def cosine(optimizer):
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=STEPS, eta_min=1e-4)
+    return torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=STEPS, eta_min=1e-4
+    )
 
 
 def step_decay(optimizer):
@@ -161,7 +164,8 @@ def test_adamw_refuses_implementation_switches():
 def test_adabelief_has_the_packages_signature():
     assert signature_of(AdaBelief) == signature_of(ReferenceAdaBelief)
     defaults = {
-        name: p.default for name, p in inspect.signature(AdaBelief.__init__).parameters.items()
+        name: p.default
+        for name, p in inspect.signature(AdaBelief.__init__).parameters.items()
     }
     assert (
         defaults["eps"] == 1e-16
@@ -185,8 +189,12 @@ ADABELIEF_SETTINGS = {
         lr=1e-2, rectify=False, weight_decouple=False, weight_decay=0.05, amsgrad=True
     ),
     "paper-decoupled": dict(lr=1e-2, rectify=False, weight_decay=0.1),
-    "paper-fixed-decay": dict(lr=1e-2, rectify=False, weight_decay=1e-3, fixed_decay=True),
-    "paper-eps1e-8": dict(lr=1e-2, rectify=False, eps=1e-8, weight_decay=0.1, amsgrad=True),
+    "paper-fixed-decay": dict(
+        lr=1e-2, rectify=False, weight_decay=1e-3, fixed_decay=True
+    ),
+    "paper-eps1e-8": dict(
+        lr=1e-2, rectify=False, eps=1e-8, weight_decay=0.1, amsgrad=True
+    ),
     # the package's default: RAdam-style rectification
     "defaults-lr1e-2": dict(lr=1e-2),
     "rectify-l2": dict(lr=1e-2, weight_decouple=False, weight_decay=0.05),
@@ -197,7 +205,9 @@ ADABELIEF_SETTINGS = {
 }
 
 
-@pytest.mark.parametrize("settings", ADABELIEF_SETTINGS.values(), ids=ADABELIEF_SETTINGS.keys())
+@pytest.mark.parametrize(
+    "settings", ADABELIEF_SETTINGS.values(), ids=ADABELIEF_SETTINGS.keys()
+)
 def test_adabelief_equals_the_package(settings):
     assert_equal_run(
         compare_with_reference(
@@ -210,7 +220,9 @@ def test_adabelief_equals_the_package(settings):
 
 @pytest.mark.parametrize("rectify", [False, True], ids=["paper", "rectify"])
 @pytest.mark.parametrize("make_scheduler", [cosine, step_decay], ids=["cosine", "step"])
-def test_adabelief_equals_the_package_with_groups_scheduler_and_reload(rectify, make_scheduler):
+def test_adabelief_equals_the_package_with_groups_scheduler_and_reload(
+    rectify, make_scheduler
+):
     settings = dict(lr=1e-2, weight_decay=0.05, rectify=rectify, amsgrad=True)
     assert_equal_run(
         compare_with_reference(
@@ -232,15 +244,23 @@ def test_adabelief_equals_the_package_in_float32():
         steps=STEPS,
         dtype=torch.float32,
     )
-    assert result.max_rel_diff <= 1e-6 and result.distance_travelled > MOVED, str(result)
+    assert result.max_rel_diff <= 1e-6 and result.distance_travelled > MOVED, str(
+        result
+    )
 
 
 def test_adabelief_check_catches_a_different_setting():
     """Negative controls: rectification on one side only, or L2 instead of decoupled decay."""
     for ours, theirs in [
         (dict(lr=1e-2, rectify=False), dict(lr=1e-2, rectify=True)),
-        (dict(lr=1e-2, weight_decay=0.1), dict(lr=1e-2, weight_decay=0.1, weight_decouple=False)),
-        (dict(lr=1e-2, eps=1e-16, rectify=False), dict(lr=1e-2, eps=1e-8, rectify=False)),
+        (
+            dict(lr=1e-2, weight_decay=0.1),
+            dict(lr=1e-2, weight_decay=0.1, weight_decouple=False),
+        ),
+        (
+            dict(lr=1e-2, eps=1e-16, rectify=False),
+            dict(lr=1e-2, eps=1e-8, rectify=False),
+        ),
     ]:
         result = compare_with_reference(
             lambda groups, ours=ours: AdaBelief(groups, **ours),
@@ -254,20 +274,31 @@ def test_adabelief_state_matches_the_package():
     """Same state keys and values; only the step counter's type differs (tensor vs int)."""
     torch.manual_seed(0)
     start = torch.randn(4, 3, dtype=torch.float64)
-    x, y = torch.randn(16, 3, dtype=torch.float64), torch.randn(16, 4, dtype=torch.float64)
+    x, y = (
+        torch.randn(16, 3, dtype=torch.float64),
+        torch.randn(16, 4, dtype=torch.float64),
+    )
     states = []
     for make in (AdaBelief, quiet_reference):
         param = torch.nn.Parameter(start.clone())
-        optimizer = make([param], lr=1e-2, amsgrad=True, weight_decouple=False, weight_decay=0.1)
+        optimizer = make(
+            [param], lr=1e-2, amsgrad=True, weight_decouple=False, weight_decay=0.1
+        )
         for _ in range(7):
             optimizer.zero_grad()
             ((x @ param.T - y) ** 2).mean().backward()
             optimizer.step()
         states.append(optimizer.state[param])
     ours, theirs = states
-    assert set(ours) == set(theirs) == {"step", "exp_avg", "exp_avg_var", "max_exp_avg_var"}
+    assert (
+        set(ours)
+        == set(theirs)
+        == {"step", "exp_avg", "exp_avg_var", "max_exp_avg_var"}
+    )
     assert isinstance(ours["step"], torch.Tensor) and ours["step"].dim() == 0
-    assert isinstance(theirs["step"], int) and float(ours["step"]) == theirs["step"] == 7
+    assert (
+        isinstance(theirs["step"], int) and float(ours["step"]) == theirs["step"] == 7
+    )
     for key in ("exp_avg", "exp_avg_var", "max_exp_avg_var"):
         torch.testing.assert_close(ours[key], theirs[key], rtol=1e-14, atol=0)
 
@@ -294,7 +325,9 @@ def test_adabelief_amsgrad_only_matters_without_rectification(make):
         param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
         optimizer = make([param], lr=1e-2, **settings)
         for t in range(300):
-            param.grad = torch.tensor([10.0 if t == 50 else 1.0], dtype=torch.float64)  # one spike
+            param.grad = torch.tensor(
+                [10.0 if t == 50 else 1.0], dtype=torch.float64
+            )  # one spike
             optimizer.step()
         return param.item()
 
@@ -310,13 +343,19 @@ def test_rectification_terms():
     beta2 = 0.999
     rho_inf = 2 / (1 - beta2) - 1
     rho, r = rectification(beta2, 1)
-    assert r is None and rho == pytest.approx(1.0)  # rho_1 = 1 for any beta2: no adaptive step yet
+    assert r is None and rho == pytest.approx(
+        1.0
+    )  # rho_1 = 1 for any beta2: no adaptive step yet
     first = next(t for t in range(1, 100) if rectification(beta2, t)[1] is not None)
     assert rectification(beta2, first)[0] >= 5 > rectification(beta2, first - 1)[0]
     rhos = [rectification(beta2, t)[0] for t in range(1, 20_000, 50)]
-    assert all(a < b for a, b in zip(rhos, rhos[1:], strict=False))  # rho_t grows towards rho_inf
+    assert all(
+        a < b for a, b in zip(rhos, rhos[1:], strict=False)
+    )  # rho_t grows towards rho_inf
     rho_late, r_late = rectification(beta2, 20_000)
-    assert rho_late == pytest.approx(rho_inf, rel=1e-6) and r_late == pytest.approx(1.0, rel=1e-6)
+    assert rho_late == pytest.approx(rho_inf, rel=1e-6) and r_late == pytest.approx(
+        1.0, rel=1e-6
+    )
     assert all(0 < rectification(beta2, t)[1] < 1 for t in range(first, 5000, 37))
 
 
@@ -339,10 +378,16 @@ def test_adabelief_without_sgd_warmup_does_not_move_in_the_first_steps():
     [
         (dict(lr=-1e-3), r"lr \(the learning rate\) must be >= 0"),
         (dict(eps=-1e-16), r"eps \(.*\) must be >= 0"),
-        (dict(weight_decay=-0.1), r"weight_decay \(the weight decay lambda\) must be >= 0"),
+        (
+            dict(weight_decay=-0.1),
+            r"weight_decay \(the weight decay lambda\) must be >= 0",
+        ),
         (dict(betas=(0.9, 1.0)), r"betas\[1\] \(.*\) must lie in \[0, 1\)"),
         (dict(betas=(-0.1, 0.999)), r"betas\[0\] \(.*\) must lie in \[0, 1\)"),
-        (dict(weight_decay=1.0, fixed_decay=True), r"fixed_decay=True .* weight_decay must be < 1"),
+        (
+            dict(weight_decay=1.0, fixed_decay=True),
+            r"fixed_decay=True .* weight_decay must be < 1",
+        ),
     ],
 )
 def test_adabelief_refuses_invalid_hyperparameters(kwargs, message):
@@ -359,13 +404,17 @@ def test_adabelief_fixed_decay_bound_only_applies_to_decoupled_decay():
         lambda groups: quiet_reference(groups, **settings),
         steps=100,
     )
-    assert result.max_rel_diff <= TOLERANCE and result.distance_travelled > 0.05, str(result)
+    assert result.max_rel_diff <= TOLERANCE and result.distance_travelled > 0.05, str(
+        result
+    )
 
 
 def test_adabelief_refuses_an_invalid_added_group():
     optimizer = AdaBelief([torch.nn.Parameter(torch.zeros(2))])
     with pytest.raises(ValueError, match=r"eps .* must be >= 0"):
-        optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "eps": -1.0})
+        optimizer.add_param_group(
+            {"params": [torch.nn.Parameter(torch.zeros(1))], "eps": -1.0}
+        )
 
 
 def test_adabelief_paper_step_on_a_constant_gradient():

@@ -29,7 +29,10 @@ EXTRA_PARAMETERS = {"Adam": {"bias_correction": True}}
 
 
 def parameters_of(cls) -> list[tuple[str, inspect._ParameterKind, object]]:
-    return [(p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()]
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(cls.__init__).parameters.values()
+    ]
 
 
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=IDS)
@@ -39,23 +42,38 @@ def test_same_constructor_as_reference(ours, reference):
     assert mine == parameters_of(reference)
     for name, default in extras.items():
         parameter = inspect.signature(ours.__init__).parameters[name]
-        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default == default
+        assert (
+            parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            and parameter.default == default
+        )
 
 
 def a_parameter(cls) -> torch.nn.Parameter:
     """A parameter the optimizer takes: Muon takes weight matrices only."""
-    return torch.nn.Parameter(torch.zeros(2, 2) if cls.__name__ == "Muon" else torch.zeros(2))
+    return torch.nn.Parameter(
+        torch.zeros(2, 2) if cls.__name__ == "Muon" else torch.zeros(2)
+    )
 
 
 @pytest.mark.parametrize(("ours", "reference"), PAIRS, ids=IDS)
 def test_implementation_switches_are_refused_when_on(ours, reference):
-    switches = [s for s in IMPLEMENTATION_SWITCHES if s in inspect.signature(reference.__init__).parameters]
-    if not switches:  # SparseAdam, Muon: torch has one implementation, and so has optbook
-        assert not set(IMPLEMENTATION_SWITCHES) & set(inspect.signature(ours).parameters)
+    switches = [
+        s
+        for s in IMPLEMENTATION_SWITCHES
+        if s in inspect.signature(reference.__init__).parameters
+    ]
+    if (
+        not switches
+    ):  # SparseAdam, Muon: torch has one implementation, and so has optbook
+        assert not set(IMPLEMENTATION_SWITCHES) & set(
+            inspect.signature(ours).parameters
+        )
         return
     param = a_parameter(ours)
     for switch in switches:
-        ours([param], **{switch: None if switch in ("foreach", "fused") else False})  # defaults are fine
+        ours(
+            [param], **{switch: None if switch in ("foreach", "fused") else False}
+        )  # defaults are fine
         with pytest.raises(ValueError, match=f"{switch}=True"):
             ours([param], **{switch: True})
 
@@ -79,12 +97,17 @@ def test_sparse_gradients_are_refused_in_words(ours, reference):
         optimizer.step()  # SparseAdam: the other way round, dense gradients are refused
 
 
-def _losses_after_switch(first, second, steps: int = 30) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def _losses_after_switch(
+    first, second, steps: int = 30
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Run ``first`` for ``steps`` steps, move its state into ``second`` and into a fresh
     ``first``, and run both copies for ``steps`` more steps on the same parameters' copies."""
     torch.manual_seed(0)
     weight = torch.nn.Parameter(torch.randn(4, 3, dtype=torch.float64))
-    data = [(torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 4, dtype=torch.float64)) for _ in range(2 * steps)]
+    data = [
+        (torch.randn(8, 3, dtype=torch.float64), torch.randn(8, 4, dtype=torch.float64))
+        for _ in range(2 * steps)
+    ]
 
     sparse = "SparseAdam" in (first.__name__, second.__name__)
 
@@ -106,7 +129,9 @@ def _losses_after_switch(first, second, steps: int = 30) -> tuple[list[torch.Ten
     continued = []
     for cls, param in zip((first, second), params, strict=True):
         fresh = cls([param], lr=1e-2)
-        fresh.load_state_dict(copy.deepcopy(saved))  # loading may share tensors with `saved`
+        fresh.load_state_dict(
+            copy.deepcopy(saved)
+        )  # loading may share tensors with `saved`
         run(fresh, param, data[steps:])
         continued.append(param.detach())
     return continued[0], continued[1]

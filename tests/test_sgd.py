@@ -100,7 +100,11 @@ def test_equal_with_defaults_only():
 # -- parameter groups, state_dict round trips, schedulers --------------------------------------
 @pytest.mark.parametrize(
     "second_group",
-    [{"lr": 5e-3}, {"lr": 0.2, "momentum": 0.5}, {"nesterov": False, "weight_decay": 0.1}],
+    [
+        {"lr": 5e-3},
+        {"lr": 0.2, "momentum": 0.5},
+        {"nesterov": False, "weight_decay": 0.1},
+    ],
 )
 def test_equal_with_two_parameter_groups(second_group):
     ours, reference = _pair(lr=5e-2, momentum=0.9, nesterov=True)
@@ -125,8 +129,12 @@ def test_equal_across_a_state_dict_reload(options):
 
 
 SCHEDULERS = {
-    "StepLR": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.5),
-    "CosineAnnealingLR": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=STEPS),
+    "StepLR": lambda opt: torch.optim.lr_scheduler.StepLR(
+        opt, step_size=100, gamma=0.5
+    ),
+    "CosineAnnealingLR": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=STEPS
+    ),
     # OneCycleLR also cycles the momentum coefficient in the param groups.
     "OneCycleLR": lambda opt: torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=0.1, total_steps=STEPS
@@ -138,7 +146,9 @@ SCHEDULERS = {
 def test_equal_under_a_scheduler(name):
     ours, reference = _pair(lr=5e-2, momentum=0.9)
     _assert_equal_and_nontrivial(
-        compare_with_reference(ours, reference, steps=STEPS, make_scheduler=SCHEDULERS[name])
+        compare_with_reference(
+            ours, reference, steps=STEPS, make_scheduler=SCHEDULERS[name]
+        )
     )
 
 
@@ -157,15 +167,24 @@ def test_equal_with_groups_reload_and_scheduler_together():
 
 def test_equal_in_float32_too():
     ours, reference = _pair(lr=5e-2, momentum=0.9, nesterov=True, weight_decay=1e-3)
-    comparison = compare_with_reference(ours, reference, steps=STEPS, dtype=torch.float32)
-    assert comparison.max_rel_diff <= 1e-6, str(comparison)  # float32 rounding, were it reordered
+    comparison = compare_with_reference(
+        ours, reference, steps=STEPS, dtype=torch.float32
+    )
+    assert comparison.max_rel_diff <= 1e-6, str(
+        comparison
+    )  # float32 rounding, were it reordered
     assert comparison.distance_travelled > 0.1
 
 
 def test_tensor_learning_rate_like_torch():
-    for lr in (torch.tensor(0.05), torch.tensor([0.05])):  # torch accepts a 1-element tensor
+    for lr in (
+        torch.tensor(0.05),
+        torch.tensor([0.05]),
+    ):  # torch accepts a 1-element tensor
         ours, reference = _pair(lr=lr, momentum=0.9)
-        _assert_equal_and_nontrivial(compare_with_reference(ours, reference, steps=STEPS))
+        _assert_equal_and_nontrivial(
+            compare_with_reference(ours, reference, steps=STEPS)
+        )
 
 
 # -- negative controls: the check must catch a different setting and a subtle bug --------------
@@ -220,15 +239,26 @@ def _train(optimizer_cls, params, steps, **options):
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_state_dict_matches_torch(momentum):
-    start = [torch.randn(3, 2, dtype=torch.float64), torch.randn(4, dtype=torch.float64)]
-    ours = _train(SGD, [p.clone().requires_grad_() for p in start], 5, lr=0.1, momentum=momentum)
+    start = [
+        torch.randn(3, 2, dtype=torch.float64),
+        torch.randn(4, dtype=torch.float64),
+    ]
+    ours = _train(
+        SGD, [p.clone().requires_grad_() for p in start], 5, lr=0.1, momentum=momentum
+    )
     ref = _train(
-        torch.optim.SGD, [p.clone().requires_grad_() for p in start], 5, lr=0.1, momentum=momentum
+        torch.optim.SGD,
+        [p.clone().requires_grad_() for p in start],
+        5,
+        lr=0.1,
+        momentum=momentum,
     )
     ours_state, ref_state = ours.state_dict()["state"], ref.state_dict()["state"]
     assert ours_state.keys() == ref_state.keys()  # no entries at all without momentum
     for index in ref_state:
-        assert ours_state[index].keys() == ref_state[index].keys() == {"momentum_buffer"}
+        assert (
+            ours_state[index].keys() == ref_state[index].keys() == {"momentum_buffer"}
+        )
         torch.testing.assert_close(
             ours_state[index]["momentum_buffer"],
             ref_state[index]["momentum_buffer"],
@@ -258,7 +288,9 @@ def test_continues_from_a_torch_state_dict():
 
 # -- the constructor: torch's signature, clear errors -------------------------------------------
 def _signature(cls):
-    return [(p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()]
+    return [
+        (p.name, p.kind, p.default) for p in inspect.signature(cls).parameters.values()
+    ]
 
 
 def test_signature_is_torchs():
@@ -266,7 +298,9 @@ def test_signature_is_torchs():
 
 
 def test_is_a_torch_optimizer():
-    assert issubclass(SGD, PerParameterOptimizer) and issubclass(SGD, torch.optim.Optimizer)
+    assert issubclass(SGD, PerParameterOptimizer) and issubclass(
+        SGD, torch.optim.Optimizer
+    )
 
 
 def _param():
@@ -278,16 +312,28 @@ def _param():
     [
         (dict(lr=-0.1), r"lr \(the learning rate\) must be >= 0.*maximize=True"),
         (dict(lr=float("nan")), r"lr \(the learning rate\) must be a number, got NaN"),
-        (dict(lr=torch.tensor([0.1, 0.2])), r"lr \(the learning rate\) must be a single number"),
+        (
+            dict(lr=torch.tensor([0.1, 0.2])),
+            r"lr \(the learning rate\) must be a single number",
+        ),
         (dict(momentum=-0.5), r"momentum \(the momentum coefficient mu\) must be >= 0"),
-        (dict(weight_decay=-1e-4), r"weight_decay \(the L2 penalty lambda\) must be >= 0"),
+        (
+            dict(weight_decay=-1e-4),
+            r"weight_decay \(the L2 penalty lambda\) must be >= 0",
+        ),
         (dict(nesterov=True), r"nesterov=True needs momentum > 0"),
         (
             dict(nesterov=True, momentum=0.9, dampening=0.1),
             r"nesterov=True needs momentum > 0 and dampening = 0",
         ),
-        (dict(foreach=True), r"foreach=True selects one of torch's fast implementation paths"),
-        (dict(fused=True), r"fused=True selects one of torch's fast implementation paths"),
+        (
+            dict(foreach=True),
+            r"foreach=True selects one of torch's fast implementation paths",
+        ),
+        (
+            dict(fused=True),
+            r"fused=True selects one of torch's fast implementation paths",
+        ),
         (dict(differentiable=True), r"differentiable=True selects"),
     ],
 )
