@@ -9,7 +9,21 @@ import pytest
 import torch
 from torch import nn
 
-from optbook.training import History, MiniBatches, Sweep, accuracy, evaluate, lr_sweep, train
+from optbook.runtime import FINAL_PROGRESS_VARIABLE
+from optbook.training import (
+    History,
+    MiniBatches,
+    SeedBatches,
+    Spread,
+    Sweep,
+    accuracy,
+    evaluate,
+    evaluate_seeds,
+    lr_sweep,
+    seedwise,
+    stack_models,
+    train,
+)
 
 
 def regression_data(n: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,7 +43,7 @@ def linear_model(seed: int = 0) -> nn.Module:
 mse = nn.MSELoss()
 
 
-# -- MiniBatches ---------------------------------------------------------------------------
+# -- MiniBatches -----------------------------------------------------------------------
 
 
 def test_minibatches_cover_every_example_once_per_epoch_in_a_new_order():
@@ -82,7 +96,7 @@ def test_minibatches_reject_bad_arguments(x, y, batch_size, message):
         MiniBatches(x, y, batch_size)
 
 
-# -- metrics -------------------------------------------------------------------------------
+# -- metrics ---------------------------------------------------------------------------
 
 
 def test_accuracy_counts_the_largest_score():
@@ -96,13 +110,19 @@ def test_evaluate_weights_batches_by_size_and_restores_the_mode():
     model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 1)).double()
     model.train()
     whole = evaluate(model, (x, y), {"mse": mse})
-    batched = evaluate(model, MiniBatches(x, y, 3), {"mse": mse})  # batches of 3, 3, 3, 1
+    batched = evaluate(
+        model, MiniBatches(x, y, 3), {"mse": mse}
+    )  # batches of 3, 3, 3, 1
     assert model.training  # mode restored
     with torch.no_grad():
         model.eval()
         expected = mse(model(x), y).item()
-    assert whole["mse"] == pytest.approx(expected, rel=1e-12)  # dropout was off: eval mode
-    assert batched["mse"] == pytest.approx(expected, rel=1e-12)  # weighted by batch size
+    assert whole["mse"] == pytest.approx(
+        expected, rel=1e-12
+    )  # dropout was off: eval mode
+    assert batched["mse"] == pytest.approx(
+        expected, rel=1e-12
+    )  # weighted by batch size
 
 
 def test_evaluate_rejects_no_metrics_and_no_data():
@@ -113,7 +133,7 @@ def test_evaluate_rejects_no_metrics_and_no_data():
         evaluate(linear_model(), [], {"mse": mse})
 
 
-# -- train ---------------------------------------------------------------------------------
+# -- train -----------------------------------------------------------------------------
 
 
 def manual_loop(model, optimizer, batches, epochs, scheduler=None):
@@ -135,13 +155,20 @@ def test_train_is_exactly_the_textbook_loop():
     reference = linear_model()
     ref_opt = torch.optim.Adam(reference.parameters(), lr=0.1)
     ref_sched = torch.optim.lr_scheduler.ExponentialLR(ref_opt, gamma=0.99)
-    expected = manual_loop(reference, ref_opt, MiniBatches(x, y, 8, seed=5), 10, ref_sched)
+    expected = manual_loop(
+        reference, ref_opt, MiniBatches(x, y, 8, seed=5), 10, ref_sched
+    )
 
     model = linear_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.99)
     history = train(
-        model, optimizer, MiniBatches(x, y, 8, seed=5), mse, epochs=10, scheduler=scheduler
+        model,
+        optimizer,
+        MiniBatches(x, y, 8, seed=5),
+        mse,
+        epochs=10,
+        scheduler=scheduler,
     )
 
     assert history.steps == 50 and len(history.losses) == 50
@@ -163,7 +190,9 @@ def test_a_step_budget_runs_across_epochs():
         mse,
         steps=7,
     )
-    assert history.steps == 7  # 3 batches per epoch: the third epoch is cut after one step
+    assert (
+        history.steps == 7
+    )  # 3 batches per epoch: the third epoch is cut after one step
 
 
 def test_scheduler_every_epoch():
@@ -203,7 +232,9 @@ def test_evaluations_at_the_start_every_epoch_and_the_end():
     assert history.eval_steps == [0, 3, 6]
     assert len(history.metrics["mse"]) == 3 and history.curve("mse").shape == (3,)
     assert history.final("mse") < history.metrics["mse"][0]
-    assert all(calls)  # evaluate receives the model in train mode (evaluate() switches itself)
+    assert all(
+        calls
+    )  # evaluate receives the model in train mode (evaluate() switches itself)
 
     stepped = train(
         linear_model(),
@@ -286,7 +317,11 @@ def test_train_rejects_bad_arguments(kwargs, message):
     model = linear_model()
     with pytest.raises(ValueError, match=message):
         train(
-            model, torch.optim.SGD(model.parameters(), lr=0.1), MiniBatches(x, y, 4), mse, **kwargs
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            MiniBatches(x, y, 4),
+            mse,
+            **kwargs,
         )
 
 
@@ -301,19 +336,31 @@ def test_train_rejects_one_shot_and_empty_batches():
 
 
 def visible_text(raw: str) -> str:
-    """What a terminal or the built book shows: each line after its last carriage return."""
+    """What a terminal or the book shows: each line after its last carriage return."""
     return "\n".join(line.rsplit("\r", 1)[-1] for line in raw.split("\n"))
 
 
 def test_progress_is_off_by_default(capsys):
     x, y = regression_data()
     model = linear_model()
-    train(model, torch.optim.SGD(model.parameters(), lr=0.05), MiniBatches(x, y, 8), mse, epochs=3)
+    train(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.05),
+        MiniBatches(x, y, 8),
+        mse,
+        epochs=3,
+    )
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
 
-def test_progress_prints_one_clean_summary_line(capsys):
+@pytest.mark.parametrize("final_only", [True, False])
+def test_progress_prints_one_clean_summary_line(capsys, monkeypatch, final_only):
+    """Live (Jupyter, a terminal) or drawn once (the book): one finished line."""
+    if final_only:
+        monkeypatch.setenv(FINAL_PROGRESS_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(FINAL_PROGRESS_VARIABLE, raising=False)
     x, y = regression_data()
     model = linear_model()
     history = train(
@@ -334,11 +381,16 @@ def test_progress_prints_one_clean_summary_line(capsys):
     assert len(lines) == 1, lines  # what remains on screen: one line
     line = lines[0]
     assert line.startswith("demo: 100%") and "15/15" in line
-    assert f"loss={history.losses[-1]:.4g}" in line and f"mse={history.final('mse'):.4g}" in line
-    assert len(line) <= 100
+    assert (
+        f"loss={history.losses[-1]:.4g}" in line
+        and f"mse={history.final('mse'):.4g}" in line
+    )
+    assert len(line) <= 88
+    if final_only:
+        assert "\r" not in raw and raw.count("\n") == 1  # printed once, finished
 
 
-# -- lr_sweep ------------------------------------------------------------------------------
+# -- lr_sweep --------------------------------------------------------------------------
 
 
 def test_lr_sweep_collects_a_grid_and_picks_the_best():
@@ -352,25 +404,39 @@ def test_lr_sweep_collects_a_grid_and_picks_the_best():
     lrs = [1e-4, 1e-3, 1e-2, 1e-1]
     sweep = lr_sweep(run, lrs, seeds=(0, 1, 2))
     assert calls == [(lr, s) for lr in lrs for s in (0, 1, 2)]
-    assert sweep.metrics["score"].shape == (4, 3) and sweep.metrics["score"].dtype == torch.float64
+    assert (
+        sweep.metrics["score"].shape == (4, 3)
+        and sweep.metrics["score"].dtype == torch.float64
+    )
     assert sweep.mean("lr_seen").tolist() == pytest.approx(lrs)
     assert sweep.best_lr(lambda m: m["score"]) == 1e-2
-    assert sweep.best_lr(lambda m: -m["score"]) == 1e-4  # the key decides what "best" means
+    assert (
+        sweep.best_lr(lambda m: -m["score"]) == 1e-4
+    )  # the key decides what "best" means
     assert not sweep.failed().any()
 
 
 def test_best_lr_breaks_ties_with_the_key_and_avoids_failed_runs():
     metrics = {
         "acc": torch.tensor(
-            [[0.9, 0.9], [0.95, 0.95], [0.95, 0.95], [0.99, math.nan]], dtype=torch.float64
+            [[0.9, 0.9], [0.95, 0.95], [0.95, 0.95], [0.99, math.nan]],
+            dtype=torch.float64,
         ),
-        "loss": torch.tensor([[0.5, 0.5], [0.3, 0.3], [0.2, 0.2], [0.1, 0.1]], dtype=torch.float64),
+        "loss": torch.tensor(
+            [[0.5, 0.5], [0.3, 0.3], [0.2, 0.2], [0.1, 0.1]], dtype=torch.float64
+        ),
     }
     sweep = Sweep([1e-3, 1e-2, 1e-1, 1.0], [0, 1], metrics)
     assert sweep.failed().tolist() == [False, False, False, True]
-    assert sweep.best_lr(lambda m: m["acc"]) == 1e-2  # tie between 1e-2 and 1e-1: the first
-    assert sweep.best_lr(lambda m: (m["acc"], -m["loss"])) == 1e-1  # the tie broken by the loss
-    all_failed = Sweep([1.0], [0], {"acc": torch.tensor([[math.nan]], dtype=torch.float64)})
+    assert (
+        sweep.best_lr(lambda m: m["acc"]) == 1e-2
+    )  # tie between 1e-2 and 1e-1: the first
+    assert (
+        sweep.best_lr(lambda m: (m["acc"], -m["loss"])) == 1e-1
+    )  # the tie broken by the loss
+    all_failed = Sweep(
+        [1.0], [0], {"acc": torch.tensor([[math.nan]], dtype=torch.float64)}
+    )
     with pytest.raises(ValueError, match="every learning rate"):
         all_failed.best_lr(lambda m: m["acc"])
 
@@ -385,8 +451,10 @@ def test_lr_sweep_rejects_bad_grids_and_changing_metrics():
 
 
 def test_a_real_sweep_finds_the_usable_learning_rate():
-    """SGD on least squares: too small crawls, too large diverges; the sweep picks between."""
-    x, y = (t.float() for t in regression_data(n=64))  # float32: a diverging run overflows soon
+    """SGD on least squares: too small crawls, too large diverges; the sweep picks."""
+    x, y = (
+        t.float() for t in regression_data(n=64)
+    )  # float32: a diverging run overflows soon
 
     def run(lr, seed):
         model = linear_model(seed).float()
@@ -403,10 +471,18 @@ def test_a_real_sweep_finds_the_usable_learning_rate():
 
     lrs = [1e-3, 1e-2, 1e-1, 1.0, 10.0]
     sweep = lr_sweep(run, lrs, seeds=(0, 1))
-    assert sweep.failed().tolist() == [False, False, False, False, True]  # lr=10 diverges
+    assert sweep.failed().tolist() == [
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]  # lr=10 diverges
     best = sweep.best_lr(lambda m: -m["loss"])
     assert best in (1e-1, 1.0)
-    assert sweep.mean("loss")[0] > 10 * sweep.mean("loss")[lrs.index(best)]  # 1e-3 crawls
+    assert (
+        sweep.mean("loss")[0] > 10 * sweep.mean("loss")[lrs.index(best)]
+    )  # 1e-3 crawls
 
 
 def test_history_summary():
@@ -421,3 +497,131 @@ def test_history_summary():
     text = str(history)
     assert re.search(r"2 steps in 0\.50 s, last loss 1, acc 0\.9", text)
     assert history.curve("loss").tolist() == [2.0, 1.0] and history.final("acc") == 0.9
+
+
+# -- the protocol's checks: a choice inside the grid, the spread over seeds ------------
+
+
+def test_best_lr_inside_refuses_a_choice_at_the_edge_of_the_grid():
+    lrs = [1e-3, 1e-2, 1e-1]
+    rising = Sweep(
+        lrs, [0, 1], {"acc": torch.tensor([[0.1, 0.2], [0.5, 0.6], [0.9, 0.8]])}
+    )
+    assert rising.best_lr(lambda m: m["acc"]) == 1e-1  # without the check: the edge
+    with pytest.raises(ValueError, match="largest of the grid.*widen the grid"):
+        rising.best_lr(lambda m: m["acc"], inside=True)
+    with pytest.raises(ValueError, match="smallest of the grid"):
+        rising.best_lr(lambda m: -m["acc"], inside=True)
+    peaked = Sweep(lrs, [0], {"acc": torch.tensor([[0.5], [0.9], [0.7]])})
+    assert peaked.best_lr(lambda m: m["acc"], inside=True) == 1e-2
+
+
+def test_spread_of_values_and_of_a_sweep_point():
+    spread = Spread.of([0.90, 0.94, 0.92])
+    assert spread.mean == pytest.approx(0.92) and spread.std == pytest.approx(0.02)
+    assert (spread.low, spread.high, spread.n) == (0.90, 0.94, 3)
+    assert f"{spread:.3f}" == "0.920 ± 0.020"
+    assert Spread.of([0.5]).std == 0.0
+    assert spread.overlaps(Spread.of([0.93, 0.99])) and not spread.overlaps(
+        Spread.of([0.95, 0.99])
+    )
+    with pytest.raises(ValueError, match="at least one value"):
+        Spread.of([])
+    sweep = Sweep([0.1, 1.0], [0, 1], {"acc": torch.tensor([[0.5, 0.7], [0.8, 0.8]])})
+    assert sweep.spread("acc", 0.1).mean == pytest.approx(0.6)
+    assert sweep.spread("acc", 0.1).std == pytest.approx(math.sqrt(0.02))
+    with pytest.raises(ValueError, match="not a point of the grid"):
+        sweep.spread("acc", 0.5)
+
+
+def test_lr_sweep_together_gives_the_same_sweep_as_one_seed_at_a_time():
+    def one(lr, seed):
+        return {"score": lr * 10 + seed, "other": -lr}
+
+    def together(lr, seeds):
+        return {"score": [lr * 10 + s for s in seeds], "other": [-lr] * len(seeds)}
+
+    lrs, seeds = [0.1, 0.2, 0.3], [4, 5]
+    a, b = lr_sweep(one, lrs, seeds), lr_sweep(together, lrs, seeds, together=True)
+    for name in ("score", "other"):
+        assert torch.equal(a.metrics[name], b.metrics[name])
+    with pytest.raises(ValueError, match="one value per seed"):
+        lr_sweep(lambda lr, s: {"score": [1.0]}, lrs, seeds, together=True)
+
+
+# -- several seeds at once -------------------------------------------------------------
+
+
+def mlp(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
+
+
+def classification_data(n: int = 30) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = regression_data(n)
+    return x, (y.squeeze(1) > 0).long()
+
+
+def test_seed_batches_are_each_seeds_minibatches_side_by_side():
+    x, y = classification_data(10)
+    stacked = list(SeedBatches(x, y, 4, seeds=[3, 7]))
+    assert len(SeedBatches(x, y, 4, seeds=[3, 7])) == 3 == len(stacked)
+    for s, seed in enumerate([3, 7]):
+        alone = list(MiniBatches(x, y, 4, seed=seed))
+        for (xs, ys), (xa, ya) in zip(stacked, alone, strict=True):
+            assert torch.equal(xs[s], xa) and torch.equal(ys[s], ya)
+    with pytest.raises(ValueError, match="at least one seed"):
+        SeedBatches(x, y, 4, seeds=[])
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [
+        (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+        (torch.optim.Adam, {"lr": 0.01}),
+        (torch.optim.AdamW, {"lr": 0.01}),
+        (torch.optim.Adagrad, {"lr": 0.1}),
+    ],
+)
+def test_a_stacked_run_takes_exactly_the_separate_runs_steps(cls, kwargs):
+    """One optimizer on the stacked weights = one optimizer per seed (elementwise)."""
+    x, y = classification_data()
+    seeds = [0, 1, 2]
+    loss_fn = nn.CrossEntropyLoss()
+    stacked = stack_models([mlp(seed) for seed in seeds])
+    train(
+        stacked,
+        cls(stacked.parameters(), **kwargs),
+        SeedBatches(x, y, 8, seeds),
+        seedwise(loss_fn),
+        epochs=3,
+    )
+    metrics = {"loss": loss_fn, "accuracy": accuracy}
+    together = evaluate_seeds(stacked, (x, y), metrics)
+    for s, seed in enumerate(seeds):
+        alone = mlp(seed)
+        train(
+            alone,
+            cls(alone.parameters(), **kwargs),
+            MiniBatches(x, y, 8, seed=seed),
+            loss_fn,
+            epochs=3,
+        )
+        torch.testing.assert_close(stacked[0].weight[s], alone[0].weight)
+        torch.testing.assert_close(stacked[2].bias[s], alone[2].bias)
+        measured = evaluate(alone, (x, y), metrics)
+        assert together["loss"][s].item() == pytest.approx(measured["loss"], rel=1e-9)
+        assert together["accuracy"][s].item() == measured["accuracy"]
+
+
+def test_stack_models_rejects_what_it_cannot_stack():
+    with pytest.raises(ValueError, match="at least one model"):
+        stack_models([])
+    with pytest.raises(ValueError, match="BatchNorm1d"):
+        stack_models([nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))])
+    with pytest.raises(ValueError, match="shapes differ"):
+        stack_models([nn.Sequential(nn.Linear(3, 4)), nn.Sequential(nn.Linear(3, 5))])
+    with pytest.raises(ValueError, match="with a bias"):
+        stack_models([nn.Sequential(nn.Linear(3, 4, bias=False))])
+    with pytest.raises(ValueError, match="metrics is empty"):
+        evaluate_seeds(stack_models([mlp(0)]), classification_data(), {})
