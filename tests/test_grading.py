@@ -7,16 +7,25 @@ import math
 import pytest
 import torch
 
-from optbook.homework.channel import QAM, closed_form_ber, ebn0_db_to_n0, nearest_point_logits
+from optbook.homework.channel import (
+    QAM,
+    closed_form_ber,
+    ebn0_db_to_n0,
+    nearest_point_logits,
+)
 from optbook.homework.grading import (
+    FRAMES_PER_ROUND,
     GenieMapDetector,
     GradeResult,
+    GradingSamples,
     NearestPointDetector,
+    estimator_variances,
     frames_per_point_needed,
     grade,
     make_frames,
     sample_ebn0_db,
 )
+from optbook.homework.symbol_detection import PerSymbolBayesDetector
 
 # a cheap protocol for the tests that check mechanics, not numbers
 QUICK = {"num_points": 9, "target_standard_error": 2e-3}
@@ -92,11 +101,15 @@ def test_required_frames_per_point():
     assert frames_per_point_needed(81, 256, 1e-4) == 1206
     assert frames_per_point_needed(81, 16384, 1e-4) == 19
     assert frames_per_point_needed(1, 256, 1.0) == 2  # at least two, for a spread
+    # the conditional estimator's first stage: 0.0025 / (81 * 1e-8) = 3087 symbols
+    assert frames_per_point_needed(81, 256, 1e-4, variance_per_symbol=0.0025) == 13
 
 
 def test_grade_reproduces_the_closed_form(full_grade_of_nearest_point):
     result = full_grade_of_nearest_point
-    assert result.frames_per_point == 1206 and result.symbols_per_frame == 256
+    # one round of 16 frames reaches the target with the conditional estimator
+    assert result.estimator == "conditional"
+    assert result.frames_per_point == FRAMES_PER_ROUND and result.symbols_per_frame == 256
     assert len(result.rows) == 81
     assert result.rows[0].ebn0_db == -20.0 and result.rows[-1].ebn0_db == 20.0
     assert 0 < result.standard_error < 1e-4
@@ -137,7 +150,7 @@ def test_detector_gets_blocks_of_complex_samples_and_nothing_else():
 
     result = grade(spy, max_symbols_per_call=4096, **QUICK)
     frames = result.frames_per_point
-    assert len(calls) == 9 * math.ceil(frames / 16)
+    assert len(calls) == math.ceil(9 * frames / 16)
     assert all(shape[1] == 256 and shape[0] * shape[1] <= 4096 for shape, _, _ in calls)
     assert sum(shape[0] for shape, _, _ in calls) == 9 * frames
     assert {dtype for _, dtype, _ in calls} == {torch.complex64}
@@ -215,3 +228,82 @@ def test_non_tensor_or_nan_output_is_refused():
 def test_bad_seed_is_refused(bad_seed):
     with pytest.raises(ValueError, match="seed must be a non-negative whole number"):
         grade(NearestPointDetector(), seed=bad_seed)
+
+
+# -- the conditional (variance-reduced) estimator ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_samples() -> GradingSamples:
+    return GradingSamples(seed=11, num_points=21)
+
+
+@pytest.mark.parametrize("which", ["nearest point", "per-symbol limit"])
+def test_the_two_estimators_agree_within_their_standard_errors(which, shared_samples):
+    detector = (
+        NearestPointDetector() if which == "nearest point" else PerSymbolBayesDetector()
+    )
+    conditional = grade(detector, samples=shared_samples, target_standard_error=2e-4)
+    counting = grade(
+        detector, samples=shared_samples, estimator="counting", target_standard_error=1e-3
+    )
+    assert conditional.estimator == "conditional" and counting.estimator == "counting"
+    assert counting.frames_per_point > conditional.frames_per_point
+    for column in ("ber", "nearest_point_ber", "genie_map_ber"):
+        error = "standard_error" if column == "ber" else column[:-3] + "standard_error"
+        combined = math.hypot(getattr(conditional, error), getattr(counting, error))
+        difference = getattr(conditional, column) - getattr(counting, column)
+        assert abs(difference) < 4 * combined, column
+    # the same samples, scored both ways inside one grade
+    within = math.hypot(conditional.conditional_standard_error,
+                        conditional.counting_standard_error)
+    assert abs(conditional.conditional_ber - conditional.counting_ber) < 4 * within
+    assert conditional.ber == conditional.conditional_ber
+    assert counting.ber == counting.counting_ber
+    # and the conditional estimate is the more precise on those samples
+    assert conditional.conditional_standard_error < conditional.counting_standard_error / 3
+
+
+def test_conditional_nearest_point_reproduces_the_closed_form_per_point():
+    result = grade(NearestPointDetector(), seed=5, num_points=9, target_standard_error=2e-4)
+    assert abs(result.ber - result.closed_form_ber) < 4 * result.standard_error
+    # the conditional score has no zeros: every point, even at 20 dB, is estimated
+    assert all(row.nearest_point_ber > 0 for row in result.rows)
+    assert result.rows[-1].nearest_point_ber == pytest.approx(
+        result.rows[-1].closed_form_ber, rel=0.5
+    )
+
+
+def test_a_noisy_detector_gets_more_frames_until_the_target_is_met():
+    def always_zero(received):
+        return torch.full((*received.shape, 4), -1.0)
+
+    result = grade(always_zero, num_points=9, target_standard_error=3e-4)
+    assert result.frames_per_point > FRAMES_PER_ROUND
+    assert result.standard_error <= 3e-4
+    assert result.ber == pytest.approx(0.5, abs=4 * result.standard_error)
+    assert result.symbols_evaluated == 9 * result.frames_per_point * 256
+
+
+def test_samples_are_reused_and_nested(shared_samples):
+    first = grade(NearestPointDetector(), samples=shared_samples)
+    again = grade(NearestPointDetector(), samples=shared_samples)
+    assert first.rows == again.rows
+    fresh = grade(NearestPointDetector(), seed=11, num_points=21)
+    assert fresh.rows == first.rows  # the same seed draws the same rounds
+
+
+def test_estimator_variances_shows_the_reduction():
+    rows = estimator_variances(ebn0_db=(-10.0, 0.0, 8.0), frames=32)
+    assert [row["Eb/N0 (dB)"] for row in rows] == [-10.0, 0.0, 8.0]
+    for row in rows:
+        assert row["variance, conditional"] < row["variance, counting"]
+        assert row["ratio"] > 2
+        spread = math.sqrt(row["variance, counting"] / 32)
+        assert abs(row["BER, counting"] - row["BER, conditional"]) < 4 * spread
+    assert rows[0]["ratio"] > 10  # at low Eb/N0 the coin flips dominate
+
+
+def test_unknown_estimator_is_refused():
+    with pytest.raises(ValueError, match="estimator must be 'conditional'"):
+        grade(NearestPointDetector(), estimator="soft", **QUICK)

@@ -384,34 +384,44 @@ def quick_nearest_point_grade():
     return grade(NearestPointDetector(QAM16), num_points=9, target_standard_error=2e-3)
 
 
+def _graded(base, ber):
+    return dataclasses.replace(base, ber=ber)
+
+
 def test_judge_climbs_the_ladder(quick_nearest_point_grade):
     base = quick_nearest_point_grade
     genie, nearest = base.genie_map_ber, base.nearest_point_ber
     assert nearest - genie > 0.001
-    baseline = nearest + 0.02
-    per_symbol = nearest - 0.3 * (nearest - genie)
-    halfway = 0.5 * (per_symbol + genie)
+    baseline = _graded(base, nearest + 0.02)
+    per_symbol = _graded(base, nearest - 0.3 * (nearest - genie))
+    halfway = 0.5 * (per_symbol.ber + genie)
 
     def level(ber):
-        result = dataclasses.replace(base, ber=ber)
         return judge(
-            result, course_baseline_ber=baseline, per_symbol_limit_ber=per_symbol, tolerance=1e-5
+            _graded(base, ber),
+            course_baseline=baseline,
+            per_symbol_limit=per_symbol,
+            tolerance=1e-5,
         ).level
 
-    assert level(baseline + 0.01) == 0  # worse than the baseline
-    assert level(baseline) == 0  # equal is not below
+    assert level(baseline.ber + 0.01) == 0  # worse than the baseline
+    assert level(baseline.ber) == 0  # equal is not below
     assert level(nearest + 0.01) == 1  # better than the baseline, worse than nearest point
     assert level(nearest + 5e-6) == 2  # as good as nearest point, within the tolerance
-    assert level(per_symbol) == 3
+    assert level(per_symbol.ber) == 3
     assert level(halfway + 1e-6) == 3
     assert level(halfway - 1e-6) == 4
     assert level(genie) == 4
 
 
 def test_judge_levels_do_not_skip_and_print_a_table(quick_nearest_point_grade):
-    result = dataclasses.replace(quick_nearest_point_grade, ber=0.1)
+    base = quick_nearest_point_grade
     # below every reference, but the baseline rung reached: level counts from the bottom
-    judgement = judge(result, course_baseline_ber=0.05, per_symbol_limit_ber=0.2)
+    judgement = judge(
+        _graded(base, 0.1),
+        course_baseline=_graded(base, 0.05),
+        per_symbol_limit=_graded(base, 0.2),
+    )
     assert [r.reached for r in judgement.rungs] == [False, True, True, True]
     assert judgement.level == 0
     text = str(judgement)
@@ -421,9 +431,34 @@ def test_judge_levels_do_not_skip_and_print_a_table(quick_nearest_point_grade):
 def test_judge_tolerance(quick_nearest_point_grade):
     result = quick_nearest_point_grade
     judgement = judge(
-        result, course_baseline_ber=0.3, per_symbol_limit_ber=result.nearest_point_ber
+        result,
+        course_baseline=_graded(result, 0.3),
+        per_symbol_limit=_graded(result, result.nearest_point_ber),
     )
     assert judgement.tolerance == 3 * result.gap_to_nearest_point_standard_error
     assert judgement.level == 3  # the nearest-point detector itself: rungs 1-3
     with pytest.raises(ValueError, match="tolerance"):
-        judge(result, course_baseline_ber=0.3, per_symbol_limit_ber=0.2, tolerance=-1.0)
+        judge(
+            result,
+            course_baseline=_graded(result, 0.3),
+            per_symbol_limit=_graded(result, 0.2),
+            tolerance=-1.0,
+        )
+
+
+def test_judge_takes_grade_results_not_numbers(quick_nearest_point_grade):
+    result = quick_nearest_point_grade
+    with pytest.raises(TypeError, match="judge takes grade results, not numbers"):
+        judge(result, course_baseline=0.3, per_symbol_limit=result)
+
+
+def test_judge_refuses_yardsticks_of_another_seed_or_protocol(quick_nearest_point_grade):
+    result = quick_nearest_point_grade
+    other_seed = grade(NearestPointDetector(QAM16), seed=1, num_points=9,
+                       target_standard_error=2e-3)
+    with pytest.raises(ValueError, match="course_baseline was graded with another "
+                                         "protocol.*seed 1 instead of 2024"):
+        judge(result, course_baseline=other_seed, per_symbol_limit=result)
+    other_estimator = dataclasses.replace(result, estimator="counting")
+    with pytest.raises(ValueError, match="per_symbol_limit.*estimator 'counting'"):
+        judge(result, course_baseline=result, per_symbol_limit=other_estimator)

@@ -23,17 +23,16 @@ complex ``[frames, symbols]``, in; bit logits ``[frames, symbols, bits_per_symbo
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from tqdm.std import tqdm
 
 from optbook.homework.channel import QAM, check_complex, ebn0_db_to_n0
 from optbook.homework.grading import GradeResult, make_frames, sample_ebn0_db
+from optbook.runtime import progress_bar
 from optbook.training import History, train
 
 __all__ = [
@@ -231,27 +230,17 @@ def train_detector(
     Returns the :class:`optbook.training.History` (the loss and the learning rate of every
     step, the time).
 
-    ``progress=True`` prints a plain-text progress bar (ASCII, on ``stdout``) labelled
-    ``desc``. It redraws at most ten times and at most once a second: in a live notebook it
-    moves, and in the built book, where every redraw becomes a line of the cell's output, it
-    leaves a few short lines that end with the final loss.
+    ``progress=True`` shows :func:`optbook.runtime.progress_bar` labelled ``desc``: live
+    in a notebook (at most about ten redraws), printed once, finished, with the final
+    loss, in the built book.
     """
     _check_positive_int(steps, "steps (the number of optimizer steps)")
     loss_fn = loss if loss is not None else nn.BCEWithLogitsLoss()
     one_pass = iter(batches) is batches  # a generator or an iterator: usable once
     if one_pass:
         batches = _UsedOnce(batches)
-    bar = tqdm(
-        total=steps,
-        desc=desc,
-        unit="step",
-        file=sys.stdout,
-        ascii=True,
-        ncols=90,
-        mininterval=1.0,
-        miniters=max(1, steps // 10),
-        disable=not progress,
-    )
+    bar = progress_bar(steps, desc, enabled=progress, unit="step")
+    bar.miniters = max(1, steps // 10)
 
     def on_step(step: int, value: float) -> None:
         bar.update(1)
@@ -524,41 +513,72 @@ class Judgement:
 def judge(
     result: GradeResult,
     *,
-    course_baseline_ber: float,
-    per_symbol_limit_ber: float,
+    course_baseline: GradeResult,
+    per_symbol_limit: GradeResult,
     tolerance: float | None = None,
 ) -> Judgement:
     """Place a graded detector on the homework's rubric, a ladder of four rungs.
 
-    1. *below the course baseline*: ``ber < course_baseline_ber - tolerance`` (the course's
-       SGD-trained 2-32-4 network, graded with the same seed);
+    1. *below the course baseline*: ``ber < course_baseline.ber - tolerance`` (the
+       course's SGD-trained 2-32-4 network, graded with the same seed);
     2. *the nearest-point detector*: ``ber <= nearest_point_ber + tolerance``;
-    3. *the per-symbol limit*: ``ber <= per_symbol_limit_ber + tolerance``, the BER of
-       :class:`PerSymbolBayesDetector` graded with the same seed;
-    4. *towards the genie*: ``ber`` at most halfway from the per-symbol limit to the genie MAP
-       detector's BER: only a detector that uses more than one symbol at a time gets there.
+    3. *the per-symbol limit*: ``ber <= per_symbol_limit.ber + tolerance``, the grade of
+       :class:`PerSymbolBayesDetector` with the same seed;
+    4. *towards the genie*: ``ber`` at most halfway from the per-symbol limit to the genie
+       MAP detector's BER: only a detector that uses more than one symbol at a time gets
+       there.
 
-    All BERs must come from :func:`optbook.homework.grading.grade` with the same ``seed`` (the same
-    samples). ``tolerance`` defaults to three standard errors of the paired difference
-    between the detector and the nearest-point detector (``3 *
+    All three arguments are results of :func:`optbook.homework.grading.grade`, and they
+    must share their protocol (:attr:`GradeResult.protocol_key`: seed, constellation,
+    Eb/N0 grid, frame length, estimator): a yardstick graded with another seed is refused.
+    ``tolerance`` defaults to three standard errors of the paired difference between the
+    detector and the nearest-point detector (``3 *
     result.gap_to_nearest_point_standard_error``), the resolution of the grade.
     """
+    for name, value in (
+        ("result", result),
+        ("course_baseline", course_baseline),
+        ("per_symbol_limit", per_symbol_limit),
+    ):
+        if not isinstance(value, GradeResult):
+            raise TypeError(
+                f"judge takes grade results, not numbers: {name} must be what grade(...) "
+                f"returned (a GradeResult), got {type(value).__name__}. Write "
+                f"judge(my_grade, course_baseline=baseline_grade, "
+                f"per_symbol_limit=per_symbol_grade), all graded with the same seed"
+            )
+    for name, other in (
+        ("course_baseline", course_baseline),
+        ("per_symbol_limit", per_symbol_limit),
+    ):
+        differences = [
+            f"{what} {theirs!r} instead of {ours!r}"
+            for (what, ours), (_, theirs) in zip(
+                result.protocol_key, other.protocol_key, strict=True
+            )
+            if ours != theirs
+        ]
+        if differences:
+            raise ValueError(
+                f"{name} was graded with another protocol than the detector: "
+                f"{'; '.join(differences)}. Grade every yardstick with the same seed and "
+                f"settings as your detector, e.g. grade(detector, seed=MY_SEED) for all"
+            )
     if tolerance is None:
         tolerance = 3 * result.gap_to_nearest_point_standard_error
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be zero or positive, got {tolerance}")
-    halfway = 0.5 * (per_symbol_limit_ber + result.genie_map_ber)
+    baseline_ber, limit_ber = course_baseline.ber, per_symbol_limit.ber
+    halfway = 0.5 * (limit_ber + result.genie_map_ber)
     ber = result.ber
     rungs = (
-        Rung(
-            "below the course baseline", course_baseline_ber, ber < course_baseline_ber - tolerance
-        ),
+        Rung("below the course baseline", baseline_ber, ber < baseline_ber - tolerance),
         Rung(
             "the nearest-point detector",
             result.nearest_point_ber,
             ber <= result.nearest_point_ber + tolerance,
         ),
-        Rung("the per-symbol limit", per_symbol_limit_ber, ber <= per_symbol_limit_ber + tolerance),
+        Rung("the per-symbol limit", limit_ber, ber <= limit_ber + tolerance),
         Rung("halfway from there to the genie MAP", halfway, ber <= halfway),
     )
     return Judgement(ber=ber, tolerance=tolerance, rungs=rungs)
