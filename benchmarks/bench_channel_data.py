@@ -6,25 +6,28 @@ own Eb/N0) three ways:
 
 (a) **original**: a small re-implementation of the data path of the course's sample
     notebook (``symboldetection.ipynb`` of lkk688/DeepDataMiningLearning), written from
-    its description: a torch ``Dataset`` whose ``__getitem__`` draws one frame of bits with
-    ``np.random.randint(2, size=(64, 1024))`` as float32, maps them to points row by row
-    (a Python list comprehension over the frame's 64 rows, NumPy fancy indexing within a
-    row), draws the noise with two float64 ``np.random.normal`` calls cast to complex64,
-    and returns torch tensors; a ``DataLoader(batch_size=32, shuffle=True)`` with torch's
-    default collate stacks 32 frames (``pin_memory`` only when CUDA is present);
-(b) **per-symbol Python**: the mapping the issue names, one Python list lookup per symbol
-    (the fastest of the per-symbol variants we tried: zip the bits in fours, index a list
-    of points by the binary number), with vectorised NumPy noise;
-(c) **optbook**: :func:`optbook.homework.grading.sample_ebn0_db` (the course's 3200-point grid)
-    and :func:`optbook.homework.grading.make_frames`, the whole batch in a few torch calls.
+    its description: a torch ``Dataset`` whose ``__getitem__`` draws one frame of bits
+    with ``np.random.randint(2, size=(64, 1024))`` as float32, maps them to points row
+    by row (a Python list comprehension over the frame's 64 rows, NumPy fancy indexing
+    within a row), draws the noise with two float64 ``np.random.normal`` calls cast to
+    complex64, and returns torch tensors; a ``DataLoader(batch_size=32, shuffle=True)``
+    with torch's default collate stacks 32 frames (``pin_memory`` only when CUDA is
+    present);
+(b) **per-symbol Python**: the mapping the issue names, one Python list lookup per
+    symbol (the fastest of the per-symbol variants we tried: zip the bits in fours,
+    index a list of points by the binary number), with vectorised NumPy noise;
+(c) **optbook**: :func:`optbook.homework.grading.sample_ebn0_db` (the course's
+    3200-point grid) and :func:`optbook.homework.grading.make_frames`, the whole batch
+    in a few torch calls.
 
 The three alternate in every round; all rounds run at torch's default number of threads,
-then all again at one thread (on a shared, loaded machine torch's thread pool can be much
-slower than one thread, for the original's collate as for optbook); medians over the rounds are printed (the fastest run in brackets), with the
-load average before and after, and the ratios (a)/(c) and (b)/(c) against the issue's
-goal of 100x.
+then all again at one thread (on a shared, loaded machine torch's thread pool can be
+much slower than one thread, for the original's collate as for optbook); medians over
+the rounds are printed (the fastest run in brackets), with the load average before and
+after, and the ratios (a)/(c) and (b)/(c) against the issue's goal of 100x.
 
-    .venv/bin/python benchmarks/bench_channel_data.py [--rounds 15] [--threads 2 1] [--quick]
+    .venv/bin/python benchmarks/bench_channel_data.py [--rounds 15] \\
+        [--threads 2 1] [--quick]
 """
 
 from __future__ import annotations
@@ -47,7 +50,9 @@ ROWS, BITS_PER_ROW = 64, 1024  # one frame of the course: 64 x 1024 bits
 BITS_PER_SYMBOL = 4
 SYMBOLS_PER_FRAME = ROWS * BITS_PER_ROW // BITS_PER_SYMBOL
 FRAMES_PER_BATCH = 32
-FRAMES_PER_EPOCH = 80 * 32 + 640  # 80 training batches of 32 frames + 640 validation frames
+FRAMES_PER_EPOCH = (
+    80 * 32 + 640
+)  # 80 training batches of 32 frames + 640 validation frames
 GOAL = 100  # the issue's goal for the speed-up
 
 
@@ -57,7 +62,8 @@ def n0_of(ebn0_db: float) -> float:
 
 
 def course_points() -> np.ndarray:
-    """The course's 16-QAM as complex64 ``[16]``: index b0 b1 b2 b3, (b0, b2) on the real axis."""
+    """The course's 16-QAM as complex64 ``[16]``: index b0 b1 b2 b3, (b0, b2) on the
+    real axis."""
 
     def gray_pam(bits: list[int]) -> int:
         if len(bits) == 1:
@@ -71,11 +77,12 @@ def course_points() -> np.ndarray:
     return points / np.float32(math.sqrt(10))
 
 
-# -- (a) the original's data path -------------------------------------------------------
+# -- (a) the original's data path ------------------------------------------------------
 
 
 class OriginalFrames(Dataset):
-    """One frame per Eb/N0 value, drawn anew at every access, as the course's Dataset does."""
+    """One frame per Eb/N0 value, drawn anew at every access, as the course's Dataset
+    does."""
 
     def __init__(self, ebn0_db: np.ndarray, points: np.ndarray) -> None:
         self.ebn0_db = ebn0_db
@@ -93,15 +100,18 @@ class OriginalFrames(Dataset):
         symbols = np.array([self.points[row] for row in integers])
         # the channel: float64 normals per real dimension, cast to complex64, scaled
         shape = symbols.shape
-        noise = np.random.normal(scale=math.sqrt(1 / 2), size=shape) + 1j * np.random.normal(
+        noise = np.random.normal(
             scale=math.sqrt(1 / 2), size=shape
+        ) + 1j * np.random.normal(scale=math.sqrt(1 / 2), size=shape)
+        noise = noise.astype(np.complex64) * math.sqrt(
+            n0_of(float(self.ebn0_db[index]))
         )
-        noise = noise.astype(np.complex64) * math.sqrt(n0_of(float(self.ebn0_db[index])))
         return torch.from_numpy(symbols + noise), torch.from_numpy(bits)
 
 
 class EndlessBatches:
-    """``next()`` gives the next batch of a DataLoader, starting a new epoch when one ends."""
+    """``next()`` gives the next batch of a DataLoader, starting a new epoch when one
+    ends."""
 
     def __init__(self, loader: DataLoader) -> None:
         self.loader = loader
@@ -115,17 +125,19 @@ class EndlessBatches:
             return next(self.batches)
 
 
-# -- (b) per-symbol Python mapping ------------------------------------------------------
+# -- (b) per-symbol Python mapping -----------------------------------------------------
 
 
 def per_symbol_batch(
     ebn0_db: list[float], rng: np.random.Generator, points: list[complex]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch with one Python list lookup per symbol (noise vectorised with NumPy)."""
+    """One batch, one Python list lookup per symbol (noise vectorised with NumPy)."""
     received, sent_bits = [], []
     for frame_ebn0_db in ebn0_db:
         bits = rng.integers(0, 2, ROWS * BITS_PER_ROW, dtype=np.int8)
-        stream = iter(bits.tolist())  # zip(stream, stream, ...) takes the bits four at a time
+        stream = iter(
+            bits.tolist()
+        )  # zip(stream, stream, ...) takes the bits four at a time
         groups = zip(stream, stream, stream, stream, strict=True)
         symbols = np.array(
             [points[8 * b0 + 4 * b1 + 2 * b2 + b3] for b0, b1, b2, b3 in groups],
@@ -141,8 +153,11 @@ def per_symbol_batch(
 # -- (c) optbook --------------------------------------------------------------------
 
 
-def optbook_batch(qam: QAM, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """One batch with optbook: Eb/N0 from the course's 3200-point grid, all frames at once."""
+def optbook_batch(
+    qam: QAM, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batch with optbook: Eb/N0 from the course's 3200-point grid, all frames at
+    once."""
     ebn0_db = sample_ebn0_db(FRAMES_PER_BATCH, grid_points=3200, generator=generator)
     frames = make_frames(FRAMES_PER_BATCH, SYMBOLS_PER_FRAME, ebn0_db, qam, generator)
     return frames.received, frames.bits
@@ -161,7 +176,9 @@ def seconds(make_batch: Callable[[], object], batches: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="rounds (each times all three)")
+    parser.add_argument(
+        "--rounds", type=int, default=15, help="rounds (each times all three)"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -169,7 +186,9 @@ def main() -> None:
         default=None,
         help="torch thread counts to measure (default: torch's default, then 1)",
     )
-    parser.add_argument("--quick", action="store_true", help="3 rounds, for a fast check")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 rounds, for a fast check"
+    )
     args = parser.parse_args()
     rounds = 3 if args.quick else args.rounds
     thread_counts = args.threads or sorted({torch.get_num_threads(), 1}, reverse=True)
@@ -191,7 +210,9 @@ def main() -> None:
     point_list = points.tolist()
 
     def per_symbol() -> object:
-        return per_symbol_batch(rng.choice(grid, FRAMES_PER_BATCH).tolist(), rng, point_list)
+        return per_symbol_batch(
+            rng.choice(grid, FRAMES_PER_BATCH).tolist(), rng, point_list
+        )
 
     # (c)
     qam = QAM(BITS_PER_SYMBOL)
@@ -209,14 +230,22 @@ def main() -> None:
         assert received.dtype == received_c.dtype and bits.dtype == bits_c.dtype
         assert received.numel() == received_c.numel() and bits.numel() == bits_c.numel()
 
-    methods = {"(a) original": original, "(b) per-symbol": per_symbol, "(c) optbook": optbook}
-    # batches per timed run: a run of (c) as long as one of (a), so that both are exposed
-    # alike to other jobs on a loaded machine (a short run is either untouched or loses a
+    methods = {
+        "(a) original": original,
+        "(b) per-symbol": per_symbol,
+        "(c) optbook": optbook,
+    }
+    # batches per timed run: a run of (c) as long as one of (a), so that both are
+    # exposed
+    # alike to other jobs on a loaded machine (a short run is either untouched or loses
+    # a
     # whole time slice to another process)
     batches_per_run = {"(a) original": 1, "(b) per-symbol": 1, "(c) optbook": 8}
     times = {(t, name): [] for t in thread_counts for name in methods}
     load_before = os.getloadavg()
-    for threads in thread_counts:  # one phase per thread count: switching costs time too
+    for (
+        threads
+    ) in thread_counts:  # one phase per thread count: switching costs time too
         torch.set_num_threads(threads)
         for make_batch in methods.values():
             make_batch()  # warm-up
@@ -231,8 +260,10 @@ def main() -> None:
         f"medians (min in brackets)"
     )
     print(
-        f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after {', '.join(f'{x:.2f}' for x in load_after)}; CPU cores: {os.cpu_count()}"
+        "load average (1, 5, 15 min) before "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after {', '.join(f'{x:.2f}' for x in load_after)}; CPU cores: "
+        f"{os.cpu_count()}"
     )
     for threads in thread_counts:
         median = {name: statistics.median(times[threads, name]) for name in methods}
@@ -240,20 +271,23 @@ def main() -> None:
         print(f"\ntorch threads: {threads}")
         for name in methods:
             print(
-                f"  {name:15s} {1e3 * median[name]:9.2f} ms per batch ({1e3 * fastest[name]:.2f})"
+                f"  {name:15s} {1e3 * median[name]:9.2f} ms per batch "
+                f"({1e3 * fastest[name]:.2f})"
             )
         for slow, label in (("(a) original", "(a)/(c)"), ("(b) per-symbol", "(b)/(c)")):
             ratio = median[slow] / median["(c) optbook"]
             ratio_of_minima = fastest[slow] / fastest["(c) optbook"]
             verdict = "met" if ratio >= GOAL else "NOT met"
             print(
-                f"  {label} {slow[4:]} / optbook: {ratio:5.1f}x ({ratio_of_minima:.1f}x); "
+                f"  {label} {slow[4:]} / optbook: {ratio:5.1f}x "
+                f"({ratio_of_minima:.1f}x); "
                 f"goal {GOAL}x {verdict}"
             )
         epoch = median["(a) original"] / FRAMES_PER_BATCH * FRAMES_PER_EPOCH
         print(
             f"  original's data time per epoch, estimated as (a) per frame x "
-            f"{FRAMES_PER_EPOCH} frames: {epoch:.1f} s (the protocol's whole epoch: about 19 s)"
+            f"{FRAMES_PER_EPOCH} frames: {epoch:.1f} s (the protocol's whole epoch: "
+            "about 19 s)"
         )
 
 

@@ -1,4 +1,5 @@
-"""Tests of optbook.homework.channel: the QAM constellation, AWGN, the closed form, the detectors."""
+"""Tests of optbook.homework.channel: the QAM constellation, AWGN, the closed form, the
+detectors."""
 
 from __future__ import annotations
 
@@ -43,10 +44,12 @@ COURSE_16QAM = {
 def simulate_ber(
     detect, qam: QAM, ebn0_db: float, num_blocks: int, symbols_per_block: int, seed: int
 ) -> tuple[float, float]:
-    """BER of ``detect(received, n0)`` and its standard error from independent blocks."""
+    """BER of ``detect(received, n0)`` and its standard error, from separate blocks."""
     generator = torch.Generator().manual_seed(seed)
     n0 = float(ebn0_db_to_n0(ebn0_db, qam.bits_per_symbol))
-    indices = torch.randint(qam.order, (num_blocks, symbols_per_block), generator=generator)
+    indices = torch.randint(
+        qam.order, (num_blocks, symbols_per_block), generator=generator
+    )
     received = awgn(qam.points[indices], n0, generator)
     wrong = ((detect(received, n0) > 0).float() != qam.labels[indices]).float()
     block_ber = wrong.mean(dim=(1, 2))
@@ -61,7 +64,8 @@ def brute_force_map_logits(qam: QAM, received: torch.Tensor, n0: float) -> torch
     for j in range(qam.bits_per_symbol):
         ones = qam.labels[:, j] == 1
         logits.append(
-            torch.logsumexp(metric[..., ones], -1) - torch.logsumexp(metric[..., ~ones], -1)
+            torch.logsumexp(metric[..., ones], -1)
+            - torch.logsumexp(metric[..., ~ones], -1)
         )
     return torch.stack(logits, -1)
 
@@ -120,7 +124,8 @@ def test_64qam_axis_is_reflected_gray():
     order = torch.argsort(real_levels[qam.labels[:, 1::2].sum(1) == 0])
     real_bits = qam.labels[qam.labels[:, 1::2].sum(1) == 0][:, 0::2][order]
     assert (real_bits[1:] != real_bits[:-1]).sum(1).tolist() == [1] * 7
-    # b0 is the sign, and (b0, b2, b4) = 000 is the level +3 (c0 c1 c2 -> (1-2c0)(4-(1-2c1)(2-(1-2c2))))
+    # b0 is the sign, and (b0, b2, b4) = 000 is the level +3 (c0 c1 c2 ->
+    # (1-2c0)(4-(1-2c1)(2-(1-2c2))))
     assert real_levels[0].item() == 3.0
 
 
@@ -151,7 +156,9 @@ def test_symbols_to_bits_of_noisy_points_takes_the_nearest():
 def test_ebn0_to_n0_formula():
     assert float(ebn0_db_to_n0(10.0, 4)) == pytest.approx(1 / 40)
     assert float(ebn0_db_to_n0(0.0, 2)) == pytest.approx(1 / 2)
-    assert float(ebn0_db_to_n0(3.0, 4, coderate=0.5)) == pytest.approx(1 / (10**0.3 * 2))
+    assert float(ebn0_db_to_n0(3.0, 4, coderate=0.5)) == pytest.approx(
+        1 / (10**0.3 * 2)
+    )
     per_frame = ebn0_db_to_n0(torch.tensor([-20.0, 20.0]), 4)
     assert per_frame.tolist() == pytest.approx([100 / 4, 1 / 400])
 
@@ -162,7 +169,9 @@ def test_awgn_variance_per_frame_and_seeding():
     noise = awgn(symbols, n0, torch.Generator().manual_seed(3))
     total = (noise.abs() ** 2).mean(1)
     assert total.tolist() == pytest.approx(n0.tolist(), rel=0.02)
-    assert (noise.real**2).mean(1).tolist() == pytest.approx((n0 / 2).tolist(), rel=0.02)
+    assert (noise.real**2).mean(1).tolist() == pytest.approx(
+        (n0 / 2).tolist(), rel=0.02
+    )
     assert abs(float((noise.real * noise.imag).mean(1)[2])) < 0.03
     again = awgn(symbols, n0, torch.Generator().manual_seed(3))
     assert torch.equal(noise, again)
@@ -181,7 +190,8 @@ def test_closed_form_is_the_4qam_formula():
 
 
 def test_closed_form_high_snr_approximation_of_16qam():
-    # at high SNR only the nearest neighbours count: BER ~ (3/4) Q(sqrt(4/5 Eb/N0)) for 16-QAM
+    # at high SNR only the nearest neighbours count: BER ~ (3/4) Q(sqrt(4/5 Eb/N0)) for
+    # 16-QAM
     ebn0 = 10 ** (14 / 10)
     approximation = 0.75 * 0.5 * math.erfc(math.sqrt(0.8 * ebn0) / math.sqrt(2))
     assert float(closed_form_ber(14.0, 4)) == pytest.approx(approximation, rel=1e-3)
@@ -214,7 +224,9 @@ def test_nearest_point_logits_are_hard_and_signed():
     logits = nearest_point_logits(qam, qam.points)
     assert logits.shape == (16, 4)
     assert torch.equal(logits, 10.0 * (2 * qam.labels - 1))
-    assert torch.equal(nearest_point_logits(qam, qam.points, hard_logit=1.0), 2 * qam.labels - 1)
+    assert torch.equal(
+        nearest_point_logits(qam, qam.points, hard_logit=1.0), 2 * qam.labels - 1
+    )
 
 
 @pytest.mark.parametrize("bits_per_symbol", [2, 4, 6])
@@ -298,8 +310,14 @@ def test_map_ber_matches_the_exact_map_ber(ebn0_db):
 
 @pytest.mark.parametrize(
     "ebn0_db, published, tolerance",
-    # the protocol's "about 0.361" at -10 dB is 0.3626 exactly; the others agree to their digits
-    [(-10.0, 0.361, 2e-3), (0.0, 0.141, 5e-4), (5.0, 0.042, 5e-4), (10.0, 0.0018, 5e-5)],
+    # the protocol's "about 0.361" at -10 dB is 0.3626 exactly; the others agree to
+    # their digits
+    [
+        (-10.0, 0.361, 2e-3),
+        (0.0, 0.141, 5e-4),
+        (5.0, 0.042, 5e-4),
+        (10.0, 0.0018, 5e-5),
+    ],
 )
 def test_exact_map_ber_matches_the_protocol_values(ebn0_db, published, tolerance):
     assert abs(exact_map_ber_16qam(ebn0_db) - published) < tolerance
@@ -333,12 +351,16 @@ def test_non_integer_bits_per_symbol_is_refused():
 
 
 def test_bit_count_not_a_multiple_of_bits_per_symbol():
-    with pytest.raises(ValueError, match="must be a positive multiple of 4; got 10 bits"):
+    with pytest.raises(
+        ValueError, match="must be a positive multiple of 4; got 10 bits"
+    ):
         QAM(4).bits_to_symbols(torch.zeros(10))
 
 
 def test_non_bit_values_are_refused():
-    with pytest.raises(ValueError, match="only 0 and 1, found values such as \\[0.5\\]"):
+    with pytest.raises(
+        ValueError, match="only 0 and 1, found values such as \\[0.5\\]"
+    ):
         QAM(4).bits_to_symbols(torch.tensor([0.0, 1.0, 0.5, 1.0]))
     with pytest.raises(ValueError, match="only 0 and 1"):
         bit_error_rate(torch.zeros(4), torch.tensor([0, 1, 2, 1]))
@@ -353,7 +375,9 @@ def test_mismatched_shapes_are_refused():
 
 def test_real_samples_are_refused_where_complex_is_needed():
     real = torch.zeros(10)
-    with pytest.raises(TypeError, match="must be a complex tensor .*torch.complex\\(real, imag\\)"):
+    with pytest.raises(
+        TypeError, match="must be a complex tensor .*torch.complex\\(real, imag\\)"
+    ):
         nearest_point_logits(QAM(4), real)
     with pytest.raises(TypeError, match="must be a complex tensor"):
         map_bit_logits(QAM(4), real, 0.1)

@@ -1,4 +1,5 @@
-"""Proposed tests for the fast data path (random_symbol_indices, lookup_rows' wide gather)."""
+"""Proposed tests for the fast data path (random_symbol_indices, lookup_rows' wide
+gather)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from optbook.homework.grading import make_frames, random_symbol_indices
     ],
 )
 def test_lookup_rows_equals_advanced_indexing(table):
-    indices = torch.randint(len(table), (3, 50, 7), generator=torch.Generator().manual_seed(0))
+    indices = torch.randint(
+        len(table), (3, 50, 7), generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(lookup_rows(table, indices), table[indices])
 
 
@@ -64,6 +67,8 @@ def test_random_symbol_indices_seeded_and_any_shape():
 def test_make_frames_sends_every_point_equally_often():
     qam = QAM(4)
     frames = make_frames(32, 16384, 0.0, qam, torch.Generator().manual_seed(2))
-    counts = torch.bincount(qam.bits_to_indices(frames.bits).flatten(), minlength=16).double()
+    counts = torch.bincount(
+        qam.bits_to_indices(frames.bits).flatten(), minlength=16
+    ).double()
     expected = 32 * 16384 / 16
     assert float(((counts - expected) ** 2 / expected).sum()) / 15 < 2.5

@@ -1,4 +1,5 @@
-"""Tests of optbook_solution.frame_detection: exact BER curves, the solution's detectors, the study."""
+"""Tests of optbook_solution.frame_detection: exact BER curves, the solution's
+detectors, the study."""
 
 from __future__ import annotations
 
@@ -18,7 +19,11 @@ from optbook.homework.limits import (
     grade_gap_db,
     random_split_averages,
 )
-from optbook.homework.symbol_detection import CourseBaselineMLP, train_detector, training_batches
+from optbook.homework.symbol_detection import (
+    CourseBaselineMLP,
+    train_detector,
+    training_batches,
+)
 from optbook.optimizers.adagrad import Adagrad
 from optbook.optimizers.adam import Adam
 from optbook.optimizers.adamw import AdamW
@@ -38,12 +43,13 @@ from optbook_solution.frame_detection import (
 GRID_81 = torch.linspace(-20, 20, 81, dtype=torch.float64)
 
 
-# -- exact BER curves -----------------------------------------------------------------------
+# -- exact BER curves ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("bits_per_symbol", [2, 4, 6])
 def test_exact_nearest_point_ber_is_the_closed_form(bits_per_symbol):
-    """The quadrature reproduces Cho and Yoon's closed form, in both tails (relative 1e-9)."""
+    """The quadrature reproduces Cho and Yoon's closed form, in both tails (relative
+    1e-9)."""
     qam = QAM(bits_per_symbol)
     ours = exact_ber(GRID_81, "nearest_point", qam)
     closed = closed_form_ber(GRID_81, bits_per_symbol)
@@ -56,9 +62,14 @@ def test_exact_genie_ber_matches_the_protocol_and_is_below_nearest_point():
     nearest = exact_ber(GRID_81, "nearest_point")
     assert bool((genie <= nearest + 1e-15).all())
     gain = nearest - genie
-    assert float(gain[GRID_81 <= -5].min()) > 1e-3  # MAP gains where the noise is strong
-    assert float(gain[GRID_81 >= 5].max()) < 1e-9  # and decides like nearest point where it is weak
-    # the protocol's values of the MAP BER (homework-protocol.md), to their printed digits
+    assert (
+        float(gain[GRID_81 <= -5].min()) > 1e-3
+    )  # MAP gains where the noise is strong
+    assert (
+        float(gain[GRID_81 >= 5].max()) < 1e-9
+    )  # and decides like nearest point where it is weak
+    # the protocol's values of the MAP BER (homework-protocol.md), to their printed
+    # digits
     for ebn0_db, value in [(-10.0, 0.361), (0.0, 0.141), (5.0, 0.042), (10.0, 0.0018)]:
         assert float(exact_ber(ebn0_db)) == pytest.approx(value, rel=0.03)
     assert float(genie.mean()) == pytest.approx(0.1832, abs=1e-4)
@@ -66,16 +77,22 @@ def test_exact_genie_ber_matches_the_protocol_and_is_below_nearest_point():
 
 
 def test_exact_genie_ber_agrees_with_monte_carlo():
-    """At a few Eb/N0, the MAP detector told the true N0, simulated, within 4 standard errors."""
+    """At a few Eb/N0, the MAP detector told the true N0, simulated, within 4 standard
+    errors."""
     qam = QAM(4)
     for ebn0_db in (-8.0, 0.0, 6.0):
         frames = make_frames(
             64, 4096, ebn0_db, qam, torch.Generator().manual_seed(int(ebn0_db) + 50)
         )
-        wrong = (map_bit_logits(qam, frames.received, frames.n0) > 0) != frames.bits.bool()
+        wrong = (
+            map_bit_logits(qam, frames.received, frames.n0) > 0
+        ) != frames.bits.bool()
         per_frame = wrong.flatten(1).double().mean(1)
         standard_error = float(per_frame.std() / math.sqrt(len(per_frame)))
-        assert abs(float(per_frame.mean()) - float(exact_ber(ebn0_db))) < 4 * standard_error
+        assert (
+            abs(float(per_frame.mean()) - float(exact_ber(ebn0_db)))
+            < 4 * standard_error
+        )
 
 
 def test_exact_ber_converges_with_the_cells():
@@ -98,7 +115,8 @@ def test_random_split_averages():
     values = torch.arange(10, dtype=torch.float64)
     everything = random_split_averages(values, fraction=1.0, splits=5)
     torch.testing.assert_close(everything, torch.full((5,), 4.5, dtype=torch.float64))
-    # each split is the mean of 2 distinct points of 0..9: a half-integer or integer in [0.5, 8.5]
+    # each split is the mean of 2 distinct points of 0..9: a half-integer or integer in
+    # [0.5, 8.5]
     pairs = random_split_averages(
         values, fraction=0.2, splits=200, generator=torch.Generator().manual_seed(0)
     )
@@ -106,11 +124,14 @@ def test_random_split_averages():
         bool(((pairs * 2).round() == pairs * 2).all())
         and 0.5 <= float(pairs.min()) <= float(pairs.max()) <= 8.5
     )
-    # the spread of a mean of n draws without replacement: sqrt((N - n) / (N - 1) * var / n)
+    # the spread of a mean of n draws without replacement: sqrt((N - n) / (N - 1) * var
+    # / n)
     curve = exact_ber(
         torch.linspace(-20, 20, 3200, dtype=torch.float64), "nearest_point", cells=200
     )
-    averages = random_split_averages(curve, splits=4000, generator=torch.Generator().manual_seed(1))
+    averages = random_split_averages(
+        curve, splits=4000, generator=torch.Generator().manual_seed(1)
+    )
     population = float(curve.var(correction=0))
     expected = math.sqrt((3200 - 640) / 3199 * population / 640)
     assert float(averages.std()) == pytest.approx(expected, rel=0.05)
@@ -123,7 +144,7 @@ def test_random_split_averages():
         random_split_averages(values, splits=0)
 
 
-# -- the detectors --------------------------------------------------------------------------
+# -- the detectors ---------------------------------------------------------------------
 
 
 def some_frames(frames=3, symbols=256, seed=0):
@@ -144,7 +165,9 @@ def test_pooled_power():
     # the frame's mean power estimates 1 + N0 (Eb/N0 -5 dB: N0 = 0.79)
     frames = make_frames(200, 256, -5.0, generator=torch.Generator().manual_seed(1))
     estimate = pooled_power(frames.received)[:, 0] - 1
-    assert float(estimate.mean()) == pytest.approx(float(ebn0_db_to_n0(-5.0, 4)), rel=0.01)
+    assert float(estimate.mean()) == pytest.approx(
+        float(ebn0_db_to_n0(-5.0, 4)), rel=0.01
+    )
     with pytest.raises(ValueError, match="pool must be"):
         pooled_power(received, "batch")
     with pytest.raises(ValueError, match=r"\[frames, symbols\]"):
@@ -160,7 +183,8 @@ def test_power_conditioned_detector_shape_and_symmetries(pool):
     received = some_frames().received
     logits = detector(received)
     assert logits.shape == (3, 256, 4) and logits.dtype == torch.float32
-    # mirror the real axis: the real sign bit b0 flips its logit, the real magnitude bit b2 keeps it
+    # mirror the real axis: the real sign bit b0 flips its logit, the real magnitude bit
+    # b2 keeps it
     mirrored = detector(torch.complex(-received.real, received.imag))
     torch.testing.assert_close(mirrored[..., 0], -logits[..., 0])
     torch.testing.assert_close(mirrored[..., 1:], logits[..., 1:])
@@ -199,22 +223,27 @@ def test_train_one_cycle_learns_and_is_reproducible():
         assert torch.equal(a, b)
     early, late = sum(history.losses[:20]) / 20, sum(history.losses[-20:]) / 20
     assert late < early - 0.05
-    assert max(history.lrs) == pytest.approx(2e-2) and history.lrs[-1] < 1e-4  # one cycle
-    # even this short run decides better than guessing at 0 dB, and nearly as well as the limit
+    assert (
+        max(history.lrs) == pytest.approx(2e-2) and history.lrs[-1] < 1e-4
+    )  # one cycle
+    # even this short run decides better than guessing at 0 dB, and nearly as well as
+    # the limit
     frames = make_frames(16, 256, 0.0, generator=torch.Generator().manual_seed(9))
     with torch.no_grad():
         ber = float(((model(frames.received) > 0) != frames.bits.bool()).float().mean())
     assert ber < float(exact_ber(0.0)) + 0.02
 
 
-# -- reading BER curves ---------------------------------------------------------------------
+# -- reading BER curves ----------------------------------------------------------------
 
 
 def test_ebn0_at_ber_is_exact_on_a_log_linear_curve():
     ebn0 = torch.arange(0, 21, dtype=torch.float64)
     ber = 10 ** (-ebn0 / 2)  # one decade per 2 dB: 1e-3 at 6 dB
     assert ebn0_at_ber(ebn0, ber, 1e-3) == pytest.approx(6.0, abs=1e-12)
-    assert ebn0_at_ber(ebn0, ber, 3e-4) == pytest.approx(-2 * math.log10(3e-4), abs=1e-12)
+    assert ebn0_at_ber(ebn0, ber, 3e-4) == pytest.approx(
+        -2 * math.log10(3e-4), abs=1e-12
+    )
     shifted = 10 ** (-(ebn0 - 0.5) / 2)  # the same curve, 0.5 dB later
     assert gap_db_at_ber(ebn0, shifted, ber) == pytest.approx(0.5, abs=1e-12)
 
@@ -247,7 +276,7 @@ def test_grade_gap_db_of_nearest_point_is_small():
     )
 
 
-# -- the study: several seeds side by side ----------------------------------------------------
+# -- the study: several seeds side by side ---------------------------------------------
 
 
 def test_stacked_mlp_replicas_are_the_course_network():
@@ -289,8 +318,11 @@ LRS = {
 }
 
 
-def separate_run(make_optimizer, lr, seed, steps, schedule, batch_frames=4, symbols_per_frame=16):
-    """One seed trained alone, the ordinary way: CourseBaselineMLP and train_detector (float64)."""
+def separate_run(
+    make_optimizer, lr, seed, steps, schedule, batch_frames=4, symbols_per_frame=16
+):
+    """One seed trained alone, the ordinary way: CourseBaselineMLP and train_detector
+    (float64)."""
     torch.manual_seed(seed)
     model = CourseBaselineMLP().double()
     optimizer = make_optimizer(model.parameters(), lr=lr)
@@ -320,10 +352,11 @@ def separate_run(make_optimizer, lr, seed, steps, schedule, batch_frames=4, symb
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 @pytest.mark.parametrize("name", list(STUDY_OPTIMIZERS))
 def test_a_stacked_run_is_the_separate_runs(name, schedule):
-    """Each replica of train_stacked moves exactly as the same seed trained alone (float64).
+    """Each replica of train_stacked moves exactly as the same seed trained alone
+    (float64).
 
-    Exactly up to rounding: a batched matmul may sum in another order than ``nn.Linear``, so
-    the two agree to about 1e-14 after 150 steps, not bit for bit.
+    Exactly up to rounding: a batched matmul may sum in another order than
+    ``nn.Linear``, so the two agree to about 1e-14 after 150 steps, not bit for bit.
     """
     steps, seeds = 150, (0, 1)
     run = train_stacked(
@@ -337,7 +370,9 @@ def test_a_stacked_run_is_the_separate_runs(name, schedule):
         dtype=torch.float64,
     )
     for index, seed in enumerate(seeds):
-        net, history = separate_run(STUDY_OPTIMIZERS[name], LRS[name], seed, steps, schedule)
+        net, history = separate_run(
+            STUDY_OPTIMIZERS[name], LRS[name], seed, steps, schedule
+        )
         torch.testing.assert_close(
             run.losses[:, index],
             torch.tensor(history.losses, dtype=torch.float64),
@@ -348,7 +383,10 @@ def test_a_stacked_run_is_the_separate_runs(name, schedule):
         torch.manual_seed(seed)
         start = CourseBaselineMLP().double().net
         for ours, theirs, initial in zip(
-            run.model.replica(index).parameters(), net.parameters(), start.parameters(), strict=True
+            run.model.replica(index).parameters(),
+            net.parameters(),
+            start.parameters(),
+            strict=True,
         ):
             torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
             moved = max(moved, float((theirs - initial).detach().abs().max()))
@@ -358,12 +396,20 @@ def test_a_stacked_run_is_the_separate_runs(name, schedule):
 def test_the_equivalence_check_catches_a_different_setting():
     """Negative control: a separate run with another learning rate does not match."""
     run = train_stacked(
-        Adam, 0.01, seeds=(0,), steps=50, batch_frames=4, symbols_per_frame=16, dtype=torch.float64
+        Adam,
+        0.01,
+        seeds=(0,),
+        steps=50,
+        batch_frames=4,
+        symbols_per_frame=16,
+        dtype=torch.float64,
     )
     net, _ = separate_run(Adam, 0.012, 0, 50, "constant")
     difference = max(
         float((a - b).detach().abs().max())
-        for a, b in zip(run.model.replica(0).parameters(), net.parameters(), strict=True)
+        for a, b in zip(
+            run.model.replica(0).parameters(), net.parameters(), strict=True
+        )
     )
     assert difference > 1e-4
 
@@ -382,7 +428,9 @@ def test_train_stacked_records_ber_and_marks_divergence():
     )
     assert isinstance(run, StudyRun) and run.eval_steps == [0, 20, 40, 60]
     assert run.ber.shape == (4, 3) and run.losses.shape == (60, 3)
-    assert bool(((run.ber > 0) & (run.ber < 0.6)).all()) and not bool(run.diverged.any())
+    assert bool(((run.ber > 0) & (run.ber < 0.6)).all()) and not bool(
+        run.diverged.any()
+    )
     # the BER is the fraction of wrong bits of the replica on the validation frames
     with torch.no_grad():
         logits = run.model.replica(1)(validation.features)
@@ -394,7 +442,13 @@ def test_train_stacked_records_ber_and_marks_divergence():
     assert float(smooth[0, 0]) == pytest.approx(float(run.losses[0, 0]))
     # a learning rate far too large: the loss overflows, the run stops and says so
     blown = train_stacked(
-        SGD, 1e38, seeds=(0,), steps=20, validation=validation, batch_frames=4, symbols_per_frame=16
+        SGD,
+        1e38,
+        seeds=(0,),
+        steps=20,
+        validation=validation,
+        batch_frames=4,
+        symbols_per_frame=16,
     )
     assert bool(blown.diverged.all()) and math.isnan(float(blown.final_ber[0]))
 

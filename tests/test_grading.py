@@ -71,12 +71,16 @@ def test_make_frames_is_seeded():
     first = make_frames(2, 64, 0.0, QAM(4), torch.Generator().manual_seed(3))
     again = make_frames(2, 64, 0.0, QAM(4), torch.Generator().manual_seed(3))
     other = make_frames(2, 64, 0.0, QAM(4), torch.Generator().manual_seed(4))
-    assert torch.equal(first.received, again.received) and torch.equal(first.bits, again.bits)
+    assert torch.equal(first.received, again.received) and torch.equal(
+        first.bits, again.bits
+    )
     assert not torch.equal(first.received, other.received)
 
 
 def test_make_frames_bad_ebn0_shape():
-    with pytest.raises(ValueError, match="one value per frame, shape \\[3\\]; got shape \\(2,\\)"):
+    with pytest.raises(
+        ValueError, match="one value per frame, shape \\[3\\]; got shape \\(2,\\)"
+    ):
         make_frames(3, 10, torch.zeros(2))
 
 
@@ -109,24 +113,37 @@ def test_grade_reproduces_the_closed_form(full_grade_of_nearest_point):
     result = full_grade_of_nearest_point
     # one round of 16 frames reaches the target with the conditional estimator
     assert result.estimator == "conditional"
-    assert result.frames_per_point == FRAMES_PER_ROUND and result.symbols_per_frame == 256
+    assert (
+        result.frames_per_point == FRAMES_PER_ROUND and result.symbols_per_frame == 256
+    )
     assert len(result.rows) == 81
     assert result.rows[0].ebn0_db == -20.0 and result.rows[-1].ebn0_db == 20.0
     assert 0 < result.standard_error < 1e-4
     assert result.closed_form_ber == pytest.approx(0.1856, abs=5e-5)
     assert abs(result.ber - result.closed_form_ber) < 4 * result.standard_error
     closed_form = closed_form_ber(torch.linspace(-20, 20, 81), 4)
-    assert [row.closed_form_ber for row in result.rows] == pytest.approx(closed_form.tolist())
+    assert [row.closed_form_ber for row in result.rows] == pytest.approx(
+        closed_form.tolist()
+    )
 
 
-def test_grade_reference_columns_are_measured_on_the_same_samples(full_grade_of_nearest_point):
+def test_grade_reference_columns_are_measured_on_the_same_samples(
+    full_grade_of_nearest_point,
+):
     result = full_grade_of_nearest_point
     # the graded detector is the nearest-point detector, so its column is identical
     assert result.ber == result.nearest_point_ber
-    assert result.gap_to_nearest_point == 0.0 and result.gap_to_nearest_point_standard_error == 0
+    assert (
+        result.gap_to_nearest_point == 0.0
+        and result.gap_to_nearest_point_standard_error == 0
+    )
     # the genie MAP limit, with the protocol file's value
-    assert abs(result.genie_map_ber - 0.1832) < 4 * result.genie_map_standard_error + 5e-5
-    assert result.gap_to_genie == pytest.approx(result.ber - result.genie_map_ber, abs=1e-12)
+    assert (
+        abs(result.genie_map_ber - 0.1832) < 4 * result.genie_map_standard_error + 5e-5
+    )
+    assert result.gap_to_genie == pytest.approx(
+        result.ber - result.genie_map_ber, abs=1e-12
+    )
     assert result.gap_to_genie > 4 * result.gap_to_genie_standard_error > 0
     # per point, the genie is never worse than nearest point beyond noise
     for row in result.rows:
@@ -178,7 +195,9 @@ def test_module_detector_is_graded_in_eval_mode_and_restored():
 
 def test_genie_detector_beats_nearest_point_on_frames():
     qam = QAM(4)
-    frames = make_frames(64, 256, torch.full((64,), 2.0), qam, torch.Generator().manual_seed(9))
+    frames = make_frames(
+        64, 256, torch.full((64,), 2.0), qam, torch.Generator().manual_seed(9)
+    )
     genie = GenieMapDetector(qam, frames.n0)(frames.received)
     nearest = NearestPointDetector(qam)(frames.received)
     assert genie.shape == nearest.shape == frames.bits.shape
@@ -213,7 +232,9 @@ def test_wrong_output_shape_is_refused():
     def flat(received):
         return torch.zeros(received.shape[0], received.shape[1] * 4)
 
-    with pytest.raises(ValueError, match="shape \\[frames, symbols, bits_per_symbol\\]"):
+    with pytest.raises(
+        ValueError, match="shape \\[frames, symbols, bits_per_symbol\\]"
+    ):
         grade(flat, **QUICK)
 
 
@@ -230,7 +251,7 @@ def test_bad_seed_is_refused(bad_seed):
         grade(NearestPointDetector(), seed=bad_seed)
 
 
-# -- the conditional (variance-reduced) estimator ---------------------------------------
+# -- the conditional (variance-reduced) estimator --------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +266,10 @@ def test_the_two_estimators_agree_within_their_standard_errors(which, shared_sam
     )
     conditional = grade(detector, samples=shared_samples, target_standard_error=2e-4)
     counting = grade(
-        detector, samples=shared_samples, estimator="counting", target_standard_error=1e-3
+        detector,
+        samples=shared_samples,
+        estimator="counting",
+        target_standard_error=1e-3,
     )
     assert conditional.estimator == "conditional" and counting.estimator == "counting"
     assert counting.frames_per_point > conditional.frames_per_point
@@ -255,17 +279,22 @@ def test_the_two_estimators_agree_within_their_standard_errors(which, shared_sam
         difference = getattr(conditional, column) - getattr(counting, column)
         assert abs(difference) < 4 * combined, column
     # the same samples, scored both ways inside one grade
-    within = math.hypot(conditional.conditional_standard_error,
-                        conditional.counting_standard_error)
+    within = math.hypot(
+        conditional.conditional_standard_error, conditional.counting_standard_error
+    )
     assert abs(conditional.conditional_ber - conditional.counting_ber) < 4 * within
     assert conditional.ber == conditional.conditional_ber
     assert counting.ber == counting.counting_ber
     # and the conditional estimate is the more precise on those samples
-    assert conditional.conditional_standard_error < conditional.counting_standard_error / 3
+    assert (
+        conditional.conditional_standard_error < conditional.counting_standard_error / 3
+    )
 
 
 def test_conditional_nearest_point_reproduces_the_closed_form_per_point():
-    result = grade(NearestPointDetector(), seed=5, num_points=9, target_standard_error=2e-4)
+    result = grade(
+        NearestPointDetector(), seed=5, num_points=9, target_standard_error=2e-4
+    )
     assert abs(result.ber - result.closed_form_ber) < 4 * result.standard_error
     # the conditional score has no zeros: every point, even at 20 dB, is estimated
     assert all(row.nearest_point_ber > 0 for row in result.rows)
@@ -307,3 +336,16 @@ def test_estimator_variances_shows_the_reduction():
 def test_unknown_estimator_is_refused():
     with pytest.raises(ValueError, match="estimator must be 'conditional'"):
         grade(NearestPointDetector(), estimator="soft", **QUICK)
+
+
+def test_no_detector_scores_below_the_genie_under_the_conditional_estimator():
+    # q >= min(pi, 1 - pi) for every decision: on the same samples, every point of any
+    # detector (here a random one) is at least the genie's, exactly, not just on average
+    generator = torch.Generator().manual_seed(0)
+
+    def coin_flips(received):
+        return torch.randn(*received.shape, 4, generator=generator)
+
+    result = grade(coin_flips, **QUICK)
+    assert all(row.ber >= row.genie_map_ber - 1e-12 for row in result.rows)
+    assert result.gap_to_genie > 0

@@ -23,6 +23,7 @@ import torch
 from optbook.homework.grading import NearestPointDetector, grade
 from optbook.homework.submissions import (
     DETECTOR_TEMPLATE,
+    FRESH_UID_BASE,
     Limits,
     Protocol,
     _read_seed,
@@ -40,7 +41,7 @@ SEED = 8_123_456_789_012  # distinctive: the hunters must not find it anywhere
 IS_ROOT = os.geteuid() == 0
 
 # a reference-size, frame-aware network (the solution's architecture), random weights
-FRAME_AWARE = '''
+FRAME_AWARE = """
 from pathlib import Path
 
 import torch
@@ -69,37 +70,57 @@ def make_detector():
     weights = Path(__file__).with_name("weights.pt")
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model
-'''
+"""
 
 BROKEN = {
     "sleeper": "import time\n\ndef make_detector():\n"
-               "    return lambda received: time.sleep(10_000)\n",
+    "    return lambda received: time.sleep(10_000)\n",
     "memory_hog": "import torch\n\ndef make_detector():\n"
-                  "    return lambda received: torch.ones(1 << 36, dtype=torch.uint8)\n",
+    "    return lambda received: torch.ones(1 << 36, dtype=torch.uint8)\n",
     "crasher": "import os\n\ndef make_detector():\n"
-               "    return lambda received: os._exit(3)\n",
+    "    return lambda received: os._exit(3)\n",
     "raiser": "def make_detector():\n"
-              "    def detector(received):\n"
-              "        raise RuntimeError('my bug')\n"
-              "    return detector\n",
+    "    def detector(received):\n"
+    "        raise RuntimeError('my bug')\n"
+    "    return detector\n",
     "import_error": "import no_such_module_anywhere\n\ndef make_detector():\n"
-                    "    return None\n",
+    "    return None\n",
     "no_make_detector": "def make_model():\n    return None\n",
     "wrong_shape": "import torch\n\ndef make_detector():\n"
-                   "    return lambda received: torch.zeros(*received.shape, 2)\n",
+    "    return lambda received: torch.zeros(*received.shape, 2)\n",
     "nan_logits": "import torch\n\ndef make_detector():\n"
-                  "    return lambda received: torch.full((*received.shape, 4), "
-                  "float('nan'))\n",
+    "    return lambda received: torch.full((*received.shape, 4), "
+    "float('nan'))\n",
 }
 HUNTS = ("stack", "gc", "environment", "files")
 
+# an honest detector that leaves a daemon behind (double fork, new session)
+DAEMON = """
+import os
+import time
 
-def _hunter(folder: Path, where: str, seed_file: Path) -> Path:
+from optbook.homework.grading import NearestPointDetector
+
+
+def make_detector():
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            print("daemon", os.getpid(), flush=True)
+            time.sleep(600)
+        os._exit(0)
+    os.wait()
+    return NearestPointDetector()
+"""
+
+
+def _hunter(folder: Path, where: str, seed_file: Path | None) -> Path:
+    path = str(seed_file) if seed_file is not None else None
     folder.mkdir(parents=True)
     shutil.copy(HUNTERS, folder / "hunters.py")
     (folder / "detector.py").write_text(
         "from hunters import Hunter\n\n\ndef make_detector():\n"
-        f"    return Hunter({where!r}, {TINY_KW!r}, seed_file={str(seed_file)!r})\n"
+        f"    return Hunter({where!r}, {TINY_KW!r}, seed_file={path!r})\n"
     )
     return folder
 
@@ -130,7 +151,11 @@ def graded(tmp_path_factory, frame_aware_weights):
         ),
         write_submission(base / "frame_aware", FRAME_AWARE, frame_aware_weights[1]),
     ]
-    folders += [_hunter(base / f"hunt_{where}", where, seed_file) for where in HUNTS]
+    # as root the children run as nobody and cannot read the seed file even when
+    # they know its path; as the same user they could (see instructor/README.md)
+    known = seed_file if IS_ROOT else None
+    folders += [_hunter(base / f"hunt_{where}", where, known) for where in HUNTS]
+    folders.append(write_submission(base / "daemon", DAEMON))
     for name, source in BROKEN.items():
         (base / name).mkdir()
         (base / name / "detector.py").write_text(source)
@@ -174,8 +199,9 @@ def test_hunters_find_nothing_and_score_no_better_than_nearest_point(graded, whe
     nearest = results["nearest_point"]
     tolerance = 3 * nearest.grade.gap_to_genie_standard_error + 1e-9
     assert result.ber >= nearest.ber - tolerance
-    if IS_ROOT:  # the child runs as nobody: the grader's files and memory are closed
-        assert "uid 65534" in result.log
+    if IS_ROOT:  # the child runs as a fresh user: the grader's files and memory closed
+        uid = int(result.log.split("uid ", 1)[1].split()[0])
+        assert uid >= FRESH_UID_BASE
         if where == "files":
             assert "cannot read" in result.log and "/mem: PermissionError" in result.log
 
@@ -196,7 +222,9 @@ def test_hunters_do_find_the_answer_when_it_is_in_reach(monkeypatch):
         # the conditional score cannot be fooled by knowing the bits: a decision is
         # scored by P(wrong | y), and the genie's decisions minimise it
         scored = grade(hunter, seed=3_000_000, **settings)
-        assert scored.ber > scored.genie_map_ber - 3 * scored.gap_to_genie_standard_error
+        assert (
+            scored.ber > scored.genie_map_ber - 3 * scored.gap_to_genie_standard_error
+        )
 
 
 @pytest.mark.parametrize(
@@ -228,12 +256,22 @@ def test_results_are_written_as_csv_and_markdown(graded, tmp_path):
     csv_path, md_path = write_results(grading, tmp_path)
     rows = list(csv.DictReader(csv_path.open()))
     assert list(rows[0]) == [
-        "submission", "average BER", "standard error", "gap to genie (BER)",
-        "gap to genie (dB at 1e-3)", "level", "inference time (s)", "verdict",
+        "submission",
+        "average BER",
+        "standard error",
+        "gap to genie (BER)",
+        "gap to genie (dB at 1e-3)",
+        "level",
+        "inference time (s)",
+        "verdict",
     ]
     names = [row["submission"] for row in rows]
-    assert names[:4] == ["(nearest point)", "(genie MAP)", "(per-symbol limit)",
-                         "(course baseline)"]
+    assert names[:4] == [
+        "(nearest point)",
+        "(genie MAP)",
+        "(per-symbol limit)",
+        "(course baseline)",
+    ]
     assert "sleeper" in names and len(rows) == 4 + len(grading.results)
     text = md_path.read_text()
     assert f"seed {SEED}" in text and "| nearest_point |" in text
@@ -274,11 +312,32 @@ def test_the_command_line_tool(tmp_path):
     seed_file = tmp_path / "seed"
     seed_file.write_text("77\n")
     seed_file.chmod(0o600)
-    command = [str(ROOT / "scripts" / "grade-submissions"), "--small", "--no-yardsticks",
-               "--out", str(tmp_path / "out"), "--seed-file", str(seed_file), str(folder)]
+    command = [
+        str(ROOT / "scripts" / "grade-submissions"),
+        "--small",
+        "--no-yardsticks",
+        "--out",
+        str(tmp_path / "out"),
+        "--seed-file",
+        str(seed_file),
+        str(folder),
+    ]
     env = {**os.environ, "PYTHON": sys.executable}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "seed 77" in (tmp_path / "out" / "results.md").read_text()
     lines = [line.split() for line in done.stdout.splitlines()]
     assert any(line[:1] == ["np"] and line[-1] == "ok" for line in lines), done.stdout
+
+
+def test_what_a_submission_leaves_running_is_killed(graded):
+    _, results, _ = graded
+    result = results["daemon"]
+    assert result.verdict == "ok", (result.detail, result.log)
+    pid = int(result.log.split("daemon ", 1)[1].split()[0])
+    status = Path(f"/proc/{pid}/status")
+    alive = status.exists() and "State:\tZ" not in status.read_text()
+    if IS_ROOT:  # its fresh user id is reaped after grading
+        assert not alive
+    elif alive:  # as the same user it survives (instructor/README.md): clean up
+        os.kill(pid, 9)

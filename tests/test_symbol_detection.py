@@ -1,4 +1,5 @@
-"""Tests of optbook.homework.symbol_detection: the homework's data stream, models, loop and limits."""
+"""Tests of optbook.homework.symbol_detection: the homework's data stream, models, loop
+and limits."""
 
 from __future__ import annotations
 
@@ -36,14 +37,18 @@ QAM16 = QAM(4)
 
 
 def frames_at(ebn0_db: float, num_frames: int = 4, symbols: int = 2000, seed: int = 0):
-    return make_frames(num_frames, symbols, ebn0_db, QAM16, torch.Generator().manual_seed(seed))
+    return make_frames(
+        num_frames, symbols, ebn0_db, QAM16, torch.Generator().manual_seed(seed)
+    )
 
 
-# -- training_batches ---------------------------------------------------------------------------
+# -- training_batches ------------------------------------------------------------------
 
 
 def test_training_batches_shapes_and_types():
-    received, bits = next(iter(training_batches(QAM16, 5, 64, torch.Generator().manual_seed(0))))
+    received, bits = next(
+        iter(training_batches(QAM16, 5, 64, torch.Generator().manual_seed(0)))
+    )
     assert received.shape == (5, 64) and received.dtype == torch.complex64
     assert bits.shape == (5, 64, 4) and bits.dtype == torch.float32
     assert set(bits.unique().tolist()) == {0.0, 1.0}
@@ -52,11 +57,16 @@ def test_training_batches_shapes_and_types():
 def test_training_batches_default_is_the_course_setting():
     batches = training_batches()
     assert batches.qam.bits_per_symbol == 4 and batches.batch_frames == 32
-    assert batches.ebn0_range == (-20.0, 20.0) and batches.grid_points == COURSE_GRID_POINTS == 3200
+    assert (
+        batches.ebn0_range == (-20.0, 20.0)
+        and batches.grid_points == COURSE_GRID_POINTS == 3200
+    )
 
 
 def test_training_batches_bits_are_what_was_sent():
-    batches = training_batches(QAM16, 3, 500, torch.Generator().manual_seed(1), ebn0_range=(60, 60))
+    batches = training_batches(
+        QAM16, 3, 500, torch.Generator().manual_seed(1), ebn0_range=(60, 60)
+    )
     received, bits = next(iter(batches))
     assert torch.equal(QAM16.symbols_to_bits(received), bits)
 
@@ -64,12 +74,17 @@ def test_training_batches_bits_are_what_was_sent():
 def test_training_batches_noise_follows_each_frames_ebn0():
     # a fixed Eb/N0: every frame's noise power is N0 of that Eb/N0
     received, bits = next(
-        iter(training_batches(QAM16, 4, 20_000, torch.Generator().manual_seed(2), (3.0, 3.0)))
+        iter(
+            training_batches(
+                QAM16, 4, 20_000, torch.Generator().manual_seed(2), (3.0, 3.0)
+            )
+        )
     )
     sent = QAM16.points[QAM16.bits_to_indices(bits)]
     power = ((received - sent).abs() ** 2).mean(1)
     assert power.tolist() == pytest.approx([float(ebn0_db_to_n0(3.0, 4))] * 4, rel=0.03)
-    # the course's range: one Eb/N0 per frame, spread over 40 dB (4 decades of noise power)
+    # the course's range: one Eb/N0 per frame, spread over 40 dB (4 decades of noise
+    # power)
     received, bits = next(
         iter(training_batches(QAM16, 64, 2_000, torch.Generator().manual_seed(3)))
     )
@@ -80,7 +95,8 @@ def test_training_batches_noise_follows_each_frames_ebn0():
 
 
 def test_training_batches_draw_each_frames_ebn0_from_the_grid():
-    # a grid of 3 points over [-1, 1] dB: every frame's noise power is N0 of -1, 0 or 1 dB
+    # a grid of 3 points over [-1, 1] dB: every frame's noise power is N0 of -1, 0 or 1
+    # dB
     batches = training_batches(
         QAM16, 30, 20_000, torch.Generator().manual_seed(4), (-1.0, 1.0), grid_points=3
     )
@@ -95,16 +111,22 @@ def test_training_batches_draw_each_frames_ebn0_from_the_grid():
 
 def test_training_batches_are_endless_fresh_and_seeded():
     def first_three(seed):
-        stream = iter(training_batches(QAM16, 2, 8, torch.Generator().manual_seed(seed)))
+        stream = iter(
+            training_batches(QAM16, 2, 8, torch.Generator().manual_seed(seed))
+        )
         return [next(stream) for _ in range(3)]
 
     a, b = first_three(7), first_three(7)
     for (ra, ba), (rb, bb) in zip(a, b, strict=True):
         assert torch.equal(ra, rb) and torch.equal(ba, bb)  # reproducible from the seed
-    assert not torch.equal(a[0][0], a[1][0]) and not torch.equal(a[0][1], a[1][1])  # fresh
+    assert not torch.equal(a[0][0], a[1][0]) and not torch.equal(
+        a[0][1], a[1][1]
+    )  # fresh
     batches = training_batches(QAM16, 2, 8, torch.Generator().manual_seed(7))
     first = next(iter(batches))
-    again = next(iter(batches))  # a second pass continues the stream, it does not restart
+    again = next(
+        iter(batches)
+    )  # a second pass continues the stream, it does not restart
     assert torch.equal(first[0], a[0][0]) and torch.equal(again[0], a[1][0])
     stream = iter(batches)
     assert len([next(stream) for _ in range(50)]) == 50  # no end
@@ -124,7 +146,7 @@ def test_training_batches_reject_bad_arguments(kwargs, message):
         training_batches(**kwargs)
 
 
-# -- models ----------------------------------------------------------------------------------
+# -- models ----------------------------------------------------------------------------
 
 
 def test_course_baseline_is_the_courses_network():
@@ -148,9 +170,12 @@ def test_course_baseline_returns_logits_and_probabilities():
 
 
 def test_bce_with_logits_is_the_courses_bce_on_probabilities():
-    """The course's BCELoss(Sigmoid(z)) and BCEWithLogitsLoss(z): same value, same gradients."""
+    """The course's BCELoss(Sigmoid(z)) and BCEWithLogitsLoss(z): same value, same
+    gradients."""
     torch.manual_seed(1)
-    received, bits = next(iter(training_batches(QAM16, 8, 256, torch.Generator().manual_seed(0))))
+    received, bits = next(
+        iter(training_batches(QAM16, 8, 256, torch.Generator().manual_seed(0)))
+    )
     model = CourseBaselineMLP().double()
     course = nn.BCELoss()(model.probabilities(received), bits.double())
     course_grads = torch.autograd.grad(course, list(model.parameters()))
@@ -193,13 +218,17 @@ def test_an_exact_copy_of_nearest_point_decisions_grades_as_nearest_point():
     # a per-symbol net that computes the nearest-point logits grades exactly like it
     class NearestPointNet(nn.Module):
         def forward(self, features):
-            return nearest_point_logits(QAM16, torch.complex(features[..., 0], features[..., 1]))
+            return nearest_point_logits(
+                QAM16, torch.complex(features[..., 0], features[..., 1])
+            )
 
-    result = grade(as_detector(NearestPointNet()), num_points=5, target_standard_error=5e-3)
+    result = grade(
+        as_detector(NearestPointNet()), num_points=5, target_standard_error=5e-3
+    )
     assert result.ber == result.nearest_point_ber and result.gap_to_nearest_point == 0
 
 
-# -- train_detector ----------------------------------------------------------------------------
+# -- train_detector --------------------------------------------------------------------
 
 
 def test_train_detector_learns_to_detect():
@@ -207,26 +236,35 @@ def test_train_detector_learns_to_detect():
     model = CourseBaselineMLP()
     test = frames_at(8.0, 4, 4000, seed=9)
     before = bit_error_rate(model(test.received).detach(), test.bits)
-    batches = training_batches(QAM16, 8, 128, torch.Generator().manual_seed(4), (0.0, 15.0))
+    batches = training_batches(
+        QAM16, 8, 128, torch.Generator().manual_seed(4), (0.0, 15.0)
+    )
     history = train_detector(model, Adam(model.parameters(), lr=1e-2), batches, 300)
     after = bit_error_rate(model(test.received).detach(), test.bits)
     assert history.steps == 300 and len(history.losses) == 300
     assert sum(history.losses[-30:]) < 0.6 * sum(history.losses[:30])
     nearest = bit_error_rate(nearest_point_logits(QAM16, test.received), test.bits)
-    assert before > 0.3 and after < 2 * nearest + 0.01  # from guessing to near the optimum
+    assert (
+        before > 0.3 and after < 2 * nearest + 0.01
+    )  # from guessing to near the optimum
 
 
 def test_train_detector_reproduces_the_course_sgd_steps():
-    """Our loop with the default loss takes the course's SGD steps (BCELoss on sigmoids)."""
+    """Our loop with the default loss takes the course's SGD steps (BCELoss on
+    sigmoids)."""
 
     def run(loss):
         torch.manual_seed(5)
         model = CourseBaselineMLP().double()
         batches = [
             (r, b.double())
-            for r, b in _take(training_batches(QAM16, 4, 64, torch.Generator().manual_seed(6)), 20)
+            for r, b in _take(
+                training_batches(QAM16, 4, 64, torch.Generator().manual_seed(6)), 20
+            )
         ]
-        train_detector(model, torch.optim.SGD(model.parameters(), lr=0.1), batches, 20, loss=loss)
+        train_detector(
+            model, torch.optim.SGD(model.parameters(), lr=0.1), batches, 20, loss=loss
+        )
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     course = run(lambda logits, bits: nn.BCELoss()(torch.sigmoid(logits), bits))
@@ -258,15 +296,20 @@ def test_train_detector_progress_bar_is_plain_text_on_stdout(capsys):
     out = capsys.readouterr().out
     assert "baseline" in out and "7/7" in out and "100%" in out and "loss=" in out
     assert out.isascii() and out.count("100%") == 1  # the final state, drawn once
-    # a longer run redraws at most ten times (+ the start and the end): few lines in the book
-    train_detector(model, torch.optim.SGD(model.parameters(), lr=0.1), batches, 400, progress=True)
+    # a longer run redraws at most ten times (+ the start and the end): few lines in the
+    # book
+    train_detector(
+        model, torch.optim.SGD(model.parameters(), lr=0.1), batches, 400, progress=True
+    )
     assert capsys.readouterr().out.count("\r") <= 12
 
 
 def test_train_detector_rejects_bad_budgets():
     model = CourseBaselineMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    batches = list(_take(training_batches(QAM16, 2, 8, torch.Generator().manual_seed(0)), 3))
+    batches = list(
+        _take(training_batches(QAM16, 2, 8, torch.Generator().manual_seed(0)), 3)
+    )
     with pytest.raises(ValueError, match="steps"):
         train_detector(model, optimizer, batches, 0)
     with pytest.raises(ValueError, match="ran out after 3 of 5"):
@@ -279,7 +322,7 @@ def _take(iterable, n):
     return [next(iterator) for _ in range(n)]
 
 
-# -- the course's metric ------------------------------------------------------------------------
+# -- the course's metric ---------------------------------------------------------------
 
 
 def test_course_validation_ber_of_nearest_point_follows_the_closed_form():
@@ -293,12 +336,15 @@ def test_course_validation_ber_of_nearest_point_follows_the_closed_form():
     chosen = torch.randperm(3200, generator=torch.Generator().manual_seed(seed))[:640]
     grid = torch.linspace(-20, 20, 3200, dtype=torch.float64)
     expected = float(closed_form_ber(grid[chosen], 4).mean())
-    standard_error = math.sqrt(0.25 / (640 * 1024))  # per-symbol bound, as in the grader
+    standard_error = math.sqrt(
+        0.25 / (640 * 1024)
+    )  # per-symbol bound, as in the grader
     assert abs(ber - expected) < 4 * standard_error
 
 
 def test_course_validation_ber_depends_on_the_split():
-    # the validation Eb/N0 points are random: different splits, clearly different numbers
+    # the validation Eb/N0 points are random: different splits, clearly different
+    # numbers
     values = [
         course_validation_ber(
             NearestPointDetector(QAM16),
@@ -319,7 +365,7 @@ def test_course_validation_ber_restores_the_mode_and_checks_arguments():
         course_validation_ber(model, num_frames=10, grid_points=5)
 
 
-# -- the per-symbol limit --------------------------------------------------------------------
+# -- the per-symbol limit --------------------------------------------------------------
 
 
 def test_per_symbol_bayes_with_a_known_ebn0_is_the_genie_map():
@@ -359,7 +405,9 @@ def test_per_symbol_bayes_beats_nearest_point_but_not_the_genie():
 
     def gap_in_standard_errors(a, b):
         difference = a - b
-        return float(difference.mean() / (difference.std() / math.sqrt(len(difference))))
+        return float(
+            difference.mean() / (difference.std() / math.sqrt(len(difference)))
+        )
 
     assert gap_in_standard_errors(per_symbol, nearest) < -4  # better than nearest point
     assert gap_in_standard_errors(per_symbol, genie) > 4  # worse than the genie
@@ -376,7 +424,7 @@ def test_per_symbol_bayes_checks_its_prior():
         PerSymbolBayesDetector(QAM16, limit=-1.0)
 
 
-# -- judge -----------------------------------------------------------------------------------
+# -- judge -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -406,7 +454,9 @@ def test_judge_climbs_the_ladder(quick_nearest_point_grade):
 
     assert level(baseline.ber + 0.01) == 0  # worse than the baseline
     assert level(baseline.ber) == 0  # equal is not below
-    assert level(nearest + 0.01) == 1  # better than the baseline, worse than nearest point
+    assert (
+        level(nearest + 0.01) == 1
+    )  # better than the baseline, worse than nearest point
     assert level(nearest + 5e-6) == 2  # as good as nearest point, within the tolerance
     assert level(per_symbol.ber) == 3
     assert level(halfway + 1e-6) == 3
@@ -452,12 +502,18 @@ def test_judge_takes_grade_results_not_numbers(quick_nearest_point_grade):
         judge(result, course_baseline=0.3, per_symbol_limit=result)
 
 
-def test_judge_refuses_yardsticks_of_another_seed_or_protocol(quick_nearest_point_grade):
+def test_judge_refuses_yardsticks_of_another_seed_or_protocol(
+    quick_nearest_point_grade,
+):
     result = quick_nearest_point_grade
-    other_seed = grade(NearestPointDetector(QAM16), seed=1, num_points=9,
-                       target_standard_error=2e-3)
-    with pytest.raises(ValueError, match="course_baseline was graded with another "
-                                         "protocol.*seed 1 instead of 2024"):
+    other_seed = grade(
+        NearestPointDetector(QAM16), seed=1, num_points=9, target_standard_error=2e-3
+    )
+    with pytest.raises(
+        ValueError,
+        match="course_baseline was graded with another "
+        "protocol.*seed 1 instead of 2024",
+    ):
         judge(result, course_baseline=other_seed, per_symbol_limit=result)
     other_estimator = dataclasses.replace(result, estimator="counting")
     with pytest.raises(ValueError, match="per_symbol_limit.*estimator 'counting'"):

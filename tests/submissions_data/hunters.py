@@ -160,14 +160,18 @@ class Hunter(torch.nn.Module):
                 path = os.path.join(folder, name)
                 if os.path.isfile(path):
                     texts.append(read_small(path))
-        for pid in ancestors():
+        for depth, pid in enumerate(ancestors()):
             for part in ("cmdline", "environ"):
                 texts.append(read_small(f"/proc/{pid}/{part}"))
+            if depth >= 2:  # the forkserver and the grader are the ones that matter
+                continue
             try:
                 with open(f"/proc/{pid}/mem", "rb"):
                     print(f"FOUND /proc/{pid}/mem open", flush=True)
             except OSError as error:
-                print(f"cannot open /proc/{pid}/mem: {type(error).__name__}", flush=True)
+                print(
+                    f"cannot open /proc/{pid}/mem: {type(error).__name__}", flush=True
+                )
         if self.seed_file:
             content = read_small(self.seed_file)
             if content:

@@ -1,14 +1,18 @@
 """The homework's assignment side: what a student gets with ``optbook``.
 
-- :mod:`optbook.homework.channel` -- Gray-labelled square QAM over AWGN, the closed-form
-  BER, nearest-point and exact MAP bit logits
-- :mod:`optbook.homework.grading` -- the data protocol and ``grade``, with its yardsticks
-- :mod:`optbook.homework.symbol_detection` -- the course's baseline, its training loop, the
-  per-symbol limit and ``judge``
-- :mod:`optbook.homework.limits` -- exact BER curves by quadrature, and reading a BER curve
-  (where it crosses a BER, the gap in dB between two curves)
+- :mod:`optbook.homework.channel` -- Gray-labelled square QAM over AWGN, the
+  closed-form BER, nearest-point and exact MAP bit logits
+- :mod:`optbook.homework.grading` -- the data protocol and ``grade`` (the conditional
+  Monte Carlo BER estimator by default), with its yardsticks
+- :mod:`optbook.homework.symbol_detection` -- the course's baseline, its training
+  loop, the per-symbol limit and ``judge``
+- :mod:`optbook.homework.limits` -- exact BER curves by quadrature, and reading a BER
+  curve (where it crosses a BER, the gap in dB between two curves)
+- :mod:`optbook.homework.submissions` -- the submission contract (``detector.py`` with
+  ``make_detector()``), writing and checking a submission, and grading a class in
+  isolated processes (``scripts/grade-submissions``)
 
 The reference solution is not here: it lives in the instructor-side package
-``optbook_solution`` (folder ``instructor/`` of the book's repository), which the students'
-release leaves out.
+``optbook_solution`` (folder ``instructor/`` of the book's repository), which the
+students' release leaves out.
 """

@@ -39,8 +39,10 @@ def check_bits_per_symbol(bits_per_symbol: int) -> int:
         )
     if bits_per_symbol <= 0 or bits_per_symbol % 2 != 0:
         raise ValueError(
-            f"16-QAM-style square constellations need an even number of bits per symbol, "
-            f"got {bits_per_symbol}: use 2 (4-QAM), 4 (16-QAM), 6 (64-QAM) or 8 (256-QAM)"
+            "16-QAM-style square constellations need an even number of bits per "
+            "symbol, "
+            f"got {bits_per_symbol}: use 2 (4-QAM), 4 (16-QAM), 6 (64-QAM) or 8 "
+            "(256-QAM)"
         )
     return bits_per_symbol
 
@@ -53,7 +55,9 @@ def check_bits(bits: Tensor, name: str = "bits") -> Tensor:
         raise TypeError(f"{name} must hold real 0s and 1s, got a complex tensor")
     if not bool(((bits == 0) | (bits == 1)).all()):
         bad = bits[(bits != 0) & (bits != 1)].flatten()[:3].tolist()
-        raise ValueError(f"{name} must contain only 0 and 1, found values such as {bad}")
+        raise ValueError(
+            f"{name} must contain only 0 and 1, found values such as {bad}"
+        )
     return bits.to(torch.float32)
 
 
@@ -63,7 +67,8 @@ def check_complex(received: Tensor, name: str = "received samples") -> Tensor:
         raise TypeError(f"{name} must be a torch.Tensor, got {type(received).__name__}")
     if not received.is_complex():
         raise TypeError(
-            f"{name} must be a complex tensor (e.g. torch.complex64), got {received.dtype}; "
+            f"{name} must be a complex tensor (e.g. torch.complex64), got "
+            f"{received.dtype}; "
             f"if you hold the real and imaginary parts separately, combine them with "
             f"torch.complex(real, imag)"
         )
@@ -89,8 +94,10 @@ def as_noise_variance(n0: float | Tensor, like: Tensor) -> Tensor:
         )
     if tuple(n0.shape) != tuple(like.shape[: n0.dim()]):
         raise ValueError(
-            f"n0 must be a scalar or have one value per frame: its shape {tuple(n0.shape)} "
-            f"must equal the leading dimensions of the samples' shape {tuple(like.shape)}"
+            "n0 must be a scalar or have one value per frame: its shape "
+            f"{tuple(n0.shape)} "
+            "must equal the leading dimensions of the samples' shape "
+            f"{tuple(like.shape)}"
         )
     return n0.reshape(n0.shape + (1,) * (like.dim() - n0.dim()))
 
@@ -116,20 +123,27 @@ def lookup_rows(table: Tensor, indices: Tensor) -> Tensor:
 
     The trick, on the CPU: ``index_select`` copies a table of single numbers much faster
     than a table of rows. A row of :attr:`QAM.labels` (four float32 bits, 16 bytes) is
-    therefore *viewed* as one complex128 number, those numbers are selected, and the result
-    is viewed as float32 again. Only bytes are moved, so the values are exactly those of
-    ``table[indices]``.
+    therefore *viewed* as one complex128 number, those numbers are selected, and the
+    result is viewed as float32 again. Only bytes are moved, so the values are exactly
+    those of ``table[indices]``.
     """
     table = table.to(indices.device)
     flat_indices = indices.reshape(-1)
     row_shape = table.shape[1:]
     row_bytes = row_shape.numel() * table.element_size()
     wide = _ROW_AS_ONE_ELEMENT.get(row_bytes)
-    if table.dim() > 1 and wide is not None and table.is_cpu and not table.requires_grad:
+    if (
+        table.dim() > 1
+        and wide is not None
+        and table.is_cpu
+        and not table.requires_grad
+    ):
         rows_in_memory = table.contiguous()
         if rows_in_memory.storage_offset() % row_shape.numel() != 0:
             rows_in_memory = rows_in_memory.clone()  # a view(wide) needs aligned rows
-        as_numbers = rows_in_memory.view(len(table), row_shape.numel()).view(wide).view(-1)
+        as_numbers = (
+            rows_in_memory.view(len(table), row_shape.numel()).view(wide).view(-1)
+        )
         rows = as_numbers.index_select(0, flat_indices).view(table.dtype)
     else:
         rows = table.index_select(0, flat_indices)
@@ -163,8 +177,8 @@ class QAM:
     The bits of a symbol are interleaved over the axes: even-index bits ``b0, b2, ...``
     choose the real-axis level, odd-index bits ``b1, b3, ...`` the imaginary-axis level,
     each axis by the reflected-Gray PAM of :func:`gray_pam_levels`. For 16-QAM this is
-    exactly the course's labelling (see ``chapters/homework.ipynb``); neighbouring points
-    differ in exactly one bit.
+    exactly the course's labelling (see ``chapters/homework.ipynb``); neighbouring
+    points differ in exactly one bit.
 
     Attributes:
         bits_per_symbol: ``k``, even.
@@ -180,7 +194,9 @@ class QAM:
         levels, axis_labels = gray_pam_levels(bits_per_axis)
         # average energy of the odd-integer grid: 2 (M - 1) / 3 (10 for 16-QAM)
         scale = math.sqrt(2 * (self.order - 1) / 3)
-        self.axis_levels = (levels / scale).to(torch.float32)  # [L], in axis-label order
+        self.axis_levels = (levels / scale).to(
+            torch.float32
+        )  # [L], in axis-label order
         self.axis_labels = axis_labels  # [L, k/2]
 
         index = torch.arange(self.order)
@@ -188,7 +204,9 @@ class QAM:
         self.labels = ((index[:, None] >> shifts) & 1).to(torch.float32)
         real_index = self._axis_index(self.labels[:, 0::2])
         imag_index = self._axis_index(self.labels[:, 1::2])
-        self.points = torch.complex(self.axis_levels[real_index], self.axis_levels[imag_index])
+        self.points = torch.complex(
+            self.axis_levels[real_index], self.axis_levels[imag_index]
+        )
 
         # for slicing: the constellation index of the point at grid position
         # (real position, imaginary position), positions counted left to right 0..L-1
@@ -205,7 +223,9 @@ class QAM:
     @staticmethod
     def _axis_index(axis_bits: Tensor) -> Tensor:
         """Binary number of per-axis bits ``[..., m]`` (most significant first)."""
-        weights = 2 ** torch.arange(axis_bits.shape[-1] - 1, -1, -1, device=axis_bits.device)
+        weights = 2 ** torch.arange(
+            axis_bits.shape[-1] - 1, -1, -1, device=axis_bits.device
+        )
         return (axis_bits.long() * weights).sum(-1)
 
     def bits_to_indices(self, bits: Tensor) -> Tensor:
@@ -219,7 +239,8 @@ class QAM:
         return self._axis_index(bits)
 
     def bits_to_symbols(self, bits: Tensor) -> Tensor:
-        """Map a bit stream to symbols: ``[..., num_bits]`` -> complex64 ``[..., num_bits/k]``.
+        """Map a bit stream to symbols: ``[..., num_bits]`` -> complex64 ``[...,
+        num_bits/k]``.
 
         Consecutive groups of ``k`` bits form one symbol (the first bit of a group is
         ``b0``). ``num_bits`` must be a multiple of ``k``.
@@ -230,7 +251,8 @@ class QAM:
         if num_bits == 0 or num_bits % k != 0:
             raise ValueError(
                 f"{self.order}-QAM carries {k} bits per symbol, so the number of bits "
-                f"(last dimension) must be a positive multiple of {k}; got {num_bits} bits "
+                f"(last dimension) must be a positive multiple of {k}; got {num_bits} "
+                "bits "
                 f"(shape {tuple(bits.shape)})"
             )
         groups = bits.reshape(*bits.shape[:-1], num_bits // k, k)
@@ -244,24 +266,35 @@ class QAM:
         the last two dimensions (``.flatten(-2)``) to get the bit stream back.
         """
         if not isinstance(symbols, Tensor):
-            raise TypeError(f"symbols must be a torch.Tensor, got {type(symbols).__name__}")
+            raise TypeError(
+                f"symbols must be a torch.Tensor, got {type(symbols).__name__}"
+            )
         if symbols.is_complex():
             indices = self.nearest_indices(symbols)
-        elif symbols.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8):
+        elif symbols.dtype in (
+            torch.int8,
+            torch.int16,
+            torch.int32,
+            torch.int64,
+            torch.uint8,
+        ):
             if bool(((symbols < 0) | (symbols >= self.order)).any()):
                 raise ValueError(
-                    f"symbol indices of {self.order}-QAM lie in 0..{self.order - 1}, got "
+                    f"symbol indices of {self.order}-QAM lie in 0..{self.order - 1}, "
+                    "got "
                     f"values from {int(symbols.min())} to {int(symbols.max())}"
                 )
             indices = symbols.long()
         else:
             raise TypeError(
-                f"symbols must be complex points or integer indices, got {symbols.dtype}"
+                "symbols must be complex points or integer indices, got "
+                f"{symbols.dtype}"
             )
         return lookup_rows(self.labels, indices)
 
     def nearest_indices(self, received: Tensor) -> Tensor:
-        """Index of the nearest constellation point to each complex sample (long, same shape).
+        """Index of the nearest constellation point to each complex sample (long, same
+        shape).
 
         Square QAM is a product of two PAMs, so the nearest point is found on each axis
         separately by rounding to the nearest level.
@@ -270,7 +303,9 @@ class QAM:
         side = self.index_by_position.shape[0]
         real_position = self._nearest_position(received.real)
         imag_position = self._nearest_position(received.imag)
-        return lookup_rows(self.index_by_position.flatten(), real_position * side + imag_position)
+        return lookup_rows(
+            self.index_by_position.flatten(), real_position * side + imag_position
+        )
 
     def _nearest_position(self, values: Tensor) -> Tensor:
         """Left-to-right position ``0..L-1`` of the nearest axis level to each value."""
@@ -283,12 +318,14 @@ class QAM:
 # -- the channel ----------------------------------------------------------------------
 
 
-def ebn0_db_to_n0(ebn0_db: float | Tensor, bits_per_symbol: int, coderate: float = 1.0) -> Tensor:
+def ebn0_db_to_n0(
+    ebn0_db: float | Tensor, bits_per_symbol: int, coderate: float = 1.0
+) -> Tensor:
     """Noise variance for a given Eb/N0 in dB, with unit symbol energy.
 
     ``N0 = 1 / (10**(EbN0_dB / 10) * bits_per_symbol * coderate)``, the *total* complex
-    noise variance (``N0/2`` per real dimension). Returns a float64 tensor of the shape of
-    ``ebn0_db``.
+    noise variance (``N0/2`` per real dimension). Returns a float64 tensor of the shape
+    of ``ebn0_db``.
     """
     check_bits_per_symbol(bits_per_symbol)
     if not coderate > 0:
@@ -297,8 +334,11 @@ def ebn0_db_to_n0(ebn0_db: float | Tensor, bits_per_symbol: int, coderate: float
     return 1.0 / (ebn0 * bits_per_symbol * coderate)
 
 
-def awgn(symbols: Tensor, n0: float | Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Complex additive white Gaussian noise: ``symbols + sqrt(n0) * z``, ``z ~ CN(0, 1)``.
+def awgn(
+    symbols: Tensor, n0: float | Tensor, generator: torch.Generator | None = None
+) -> Tensor:
+    """Complex additive white Gaussian noise: ``symbols + sqrt(n0) * z``, ``z ~ CN(0,
+    1)``.
 
     ``n0`` is the total noise variance (``n0/2`` per real dimension): a scalar, or one
     value per frame, i.e. a tensor whose shape equals the leading dimensions of
@@ -323,17 +363,21 @@ def gaussian_q(x: Tensor) -> Tensor:
 
 
 def closed_form_ber(ebn0_db: float | Tensor, bits_per_symbol: int = 4) -> Tensor:
-    """Exact bit error rate of Gray-labelled square M-QAM over AWGN with nearest-point detection.
+    """Exact bit error rate of Gray-labelled square M-QAM over AWGN with nearest-point
+    detection.
 
-    Cho and Yoon (2002), eqs. (14)-(16) with ``I = J = sqrt(M)``: the BER is the average of
-    the error probabilities of the ``log2(sqrt(M))`` bit positions of one axis,
+    Cho and Yoon (2002), eqs. (14)-(16) with ``I = J = sqrt(M)``: the BER is the average
+    of the error probabilities of the ``log2(sqrt(M))`` bit positions of one axis,
 
     ``P_b = 1/log2(sqrt M) * sum_{k=1}^{log2 sqrt M} P(k)``, with
 
-    ``P(k) = 2/sqrt(M) * sum_{i=0}^{(1 - 2^-k) sqrt(M) - 1} (-1)^floor(i 2^(k-1) / sqrt M)
-    * (2^(k-1) - floor(i 2^(k-1) / sqrt M + 1/2)) * Q((2i + 1) sqrt(3 log2(M) Eb/N0 / (M - 1)))``.
+    ``P(k) = 2/sqrt(M) * sum_{i=0}^{(1 - 2^-k) sqrt(M) - 1} (-1)^floor(i 2^(k-1) / sqrt
+    M)
+    * (2^(k-1) - floor(i 2^(k-1) / sqrt M + 1/2)) * Q((2i + 1) sqrt(3 log2(M) Eb/N0 / (M
+      - 1)))``.
 
-    For 4-QAM it reduces to ``Q(sqrt(2 Eb/N0))``. Returns float64 of the shape of ``ebn0_db``.
+    For 4-QAM it reduces to ``Q(sqrt(2 Eb/N0))``. Returns float64 of the shape of
+    ``ebn0_db``.
     """
     check_bits_per_symbol(bits_per_symbol)
     side = 2 ** (bits_per_symbol // 2)  # sqrt(M), levels per axis
@@ -346,14 +390,18 @@ def closed_form_ber(ebn0_db: float | Tensor, bits_per_symbol: int = 4) -> Tensor
         for i in range(side - side // 2**k):
             sign = (-1) ** ((i * half_period) // side)
             weight = half_period - (2 * i * half_period + side) // (2 * side)
-            total = total + (2 / side) * sign * weight * gaussian_q((2 * i + 1) * unit_distance)
+            total = total + (2 / side) * sign * weight * gaussian_q(
+                (2 * i + 1) * unit_distance
+            )
     return total / (bits_per_symbol // 2)
 
 
 # -- detectors ------------------------------------------------------------------------
 
 
-def nearest_point_logits(qam: QAM, received: Tensor, hard_logit: float = 10.0) -> Tensor:
+def nearest_point_logits(
+    qam: QAM, received: Tensor, hard_logit: float = 10.0
+) -> Tensor:
     """Minimum-distance detection, as hard bit logits ``[..., k]``.
 
     Each received sample is decided to its nearest constellation point; the point's bits
@@ -366,16 +414,18 @@ def nearest_point_logits(qam: QAM, received: Tensor, hard_logit: float = 10.0) -
 
 
 def map_bit_logits(qam: QAM, received: Tensor, n0: float | Tensor) -> Tensor:
-    """Exact bit-wise MAP detection: the log-likelihood ratio of every bit, ``[..., k]``.
+    """Exact bit-wise MAP detection: the log-likelihood ratio of every bit, ``[...,
+    k]``.
 
     ``logit_j(y) = log sum_{s: b_j(s)=1} exp(-|y - s|^2 / N0)
-    - log sum_{s: b_j(s)=0} exp(-|y - s|^2 / N0)`` (equally likely points), computed with
-    log-sum-exp, no max-log approximation. Because ``|y - s|^2`` is the sum of a real-axis
-    and an imaginary-axis term and every bit is carried by one axis only, the sums over
-    points factor into sums over that axis's levels: the result is identical to summing
-    over all ``M`` points, at a fraction of the cost.
+    - log sum_{s: b_j(s)=0} exp(-|y - s|^2 / N0)`` (equally likely points), computed
+      with log-sum-exp, no max-log approximation. Because ``|y - s|^2`` is the sum of a
+      real-axis and an imaginary-axis term and every bit is carried by one axis only,
+      the sums over points factor into sums over that axis's levels: the result is
+      identical to summing over all ``M`` points, at a fraction of the cost.
 
-    ``n0`` is the total noise variance: a scalar or one value per frame (see :func:`awgn`).
+    ``n0`` is the total noise variance: a scalar or one value per frame (see
+    :func:`awgn`).
     """
     received = check_complex(received)
     n0 = as_noise_variance(n0, received)
@@ -388,20 +438,30 @@ def map_bit_logits(qam: QAM, received: Tensor, n0: float | Tensor) -> Tensor:
 
 
 def _axis_map_logits(qam: QAM, values: Tensor, n0: Tensor) -> Tensor:
-    """MAP logits of one axis's bits from that axis's real values: ``[...]`` -> ``[..., k/2]``."""
+    """MAP logits of one axis's bits from that axis's real values: ``[...]`` -> ``[...,
+    k/2]``."""
     levels = qam.axis_levels.to(values.device, values.dtype)
     level_axis = (-1,) + (1,) * values.dim()
-    # log-likelihood of each level (per real dimension the variance is n0/2): -(x - a)^2 / n0;
+    # log-likelihood of each level (per real dimension the variance is n0/2): -(x - a)^2
+    # / n0;
     # levels first, so that the sums below run over a leading (fast) dimension
     log_likelihood = -((values - levels.view(level_axis)) ** 2) / n0  # [L, ...]
-    ones, zeros = _levels_with_bit(qam.axis_labels, 1), _levels_with_bit(qam.axis_labels, 0)
-    logits = _logsumexp_dim1(log_likelihood[ones]) - _logsumexp_dim1(log_likelihood[zeros])
+    ones, zeros = (
+        _levels_with_bit(qam.axis_labels, 1),
+        _levels_with_bit(qam.axis_labels, 0),
+    )
+    logits = _logsumexp_dim1(log_likelihood[ones]) - _logsumexp_dim1(
+        log_likelihood[zeros]
+    )
     return torch.movedim(logits, 0, -1)
 
 
 def _levels_with_bit(axis_labels: Tensor, bit: int) -> Tensor:
-    """``[m, L/2]``: for each axis bit ``j``, the levels whose label has bit ``j == bit``."""
-    return torch.stack([torch.nonzero(column == bit).flatten() for column in axis_labels.T])
+    """``[m, L/2]``: for each axis bit ``j``, the levels whose label has bit ``j ==
+    bit``."""
+    return torch.stack(
+        [torch.nonzero(column == bit).flatten() for column in axis_labels.T]
+    )
 
 
 def _logsumexp_dim1(values: Tensor) -> Tensor:
@@ -416,12 +476,13 @@ def _logsumexp_dim1(values: Tensor) -> Tensor:
 def hard_bits(logits_or_bits: Tensor) -> Tensor:
     """Decide bits: ``value > 0`` means 1 (so both logits and 0/1 bits work); float32.
 
-    Probabilities (all values in [0, 1], not all 0 or 1) are refused, because thresholding
-    them at 0 would turn every bit into a 1.
+    Probabilities (all values in [0, 1], not all 0 or 1) are refused, because
+    thresholding them at 0 would turn every bit into a 1.
     """
     if not isinstance(logits_or_bits, Tensor):
         raise TypeError(
-            f"expected a torch.Tensor of logits or bits, got {type(logits_or_bits).__name__}"
+            "expected a torch.Tensor of logits or bits, got "
+            f"{type(logits_or_bits).__name__}"
         )
     if logits_or_bits.is_complex():
         raise TypeError("expected real logits or bits, got a complex tensor")

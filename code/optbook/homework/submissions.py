@@ -13,16 +13,17 @@ the student's own seed.
 **Isolation.** Each submission runs in its own process, forked from a fresh server
 process that holds no secret (``multiprocessing``'s forkserver, with a scrubbed
 environment), in its own temporary working directory holding a copy of the submission,
-with a time limit, an address-space (memory) limit, one thread, and, when the grader runs
-as root, as the unprivileged user ``nobody`` in a network namespace of its own (no
-network). It talks to the grader through a pipe that carries raw bytes only (no pickle):
-received samples in, logits out. The grader draws the frames, keeps the bits and the
-posteriors, and scores. See ``instructor/README.md`` for what this does and does not
-protect against.
+with a time limit, an address-space (memory) limit, one thread, and, when the grader
+runs as root, under a fresh unprivileged user id of its own in a network namespace of
+its own (no network). It talks to the grader through a pipe that carries raw bytes
+only (no pickle): received samples in, logits out. The grader draws the frames, keeps
+the bits and the posteriors, and scores. See ``instructor/README.md`` for what this
+does and does not protect against.
 
-**Grading a class**: :func:`grade_submissions` (the command ``scripts/grade-submissions``
-wraps it) grades any number of folders with one private seed; the yardsticks (nearest
-point, genie MAP, per-symbol limit, the course baseline) are computed once per seed.
+**Grading a class**: :func:`grade_submissions` (the command
+``scripts/grade-submissions`` wraps it) grades any number of folders with one private
+seed; the yardsticks (nearest point, genie MAP, per-symbol limit, the course baseline)
+are computed once per seed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import math
 import multiprocessing
 import os
 import resource
+import secrets
 import shutil
 import signal
 import struct
@@ -94,7 +96,7 @@ from torch import nn
 
 
 class MyDetector(nn.Module):
-    """Received samples, complex [frames, symbols] -> bit logits [frames, symbols, 4]."""
+    """Received samples, complex [frames, symbols] -> logits [frames, symbols, 4]."""
 
     def __init__(self):
         super().__init__()
@@ -119,7 +121,7 @@ that builds it and loads its weights from the submission's own folder."""
 
 @dataclass(frozen=True)
 class Protocol:
-    """What :func:`optbook.homework.grading.grade` is asked for (its seed is separate)."""
+    """What :func:`~optbook.homework.grading.grade` is asked for (not the seed)."""
 
     num_points: int = 81
     low_db: float = -20.0
@@ -149,16 +151,23 @@ SMALL = Protocol(num_points=21, target_standard_error=5e-4)
 class Limits:
     """Resources of one submission's process.
 
-    ``time_limit_s``: wall-clock seconds for everything (start, ``make_detector()``, every
-    call). ``memory_limit_mb``: the process's address space (``RLIMIT_AS``; importing
-    torch alone takes about 0.7 GB of it). ``threads``: torch's CPU threads.
-    ``user``: the account a child runs as when the grader runs as root.
+    ``time_limit_s``: wall-clock seconds for everything (start, ``make_detector()``,
+    every call). ``memory_limit_mb``: the process's address space (``RLIMIT_AS``;
+    importing torch alone takes about 0.7 GB of it). ``threads``: torch's CPU threads.
+    ``user``: the account a child runs as when the grader runs as root; ``None`` (the
+    default) gives every child a fresh user id of its own, which no account and no
+    other child has (from :data:`FRESH_UID_BASE` up), so that children cannot signal,
+    trace or read one another, and whatever a child leaves running is killed.
     """
 
     time_limit_s: float = 120.0
     memory_limit_mb: int = 4096
     threads: int = 1
-    user: str = "nobody"
+    user: str | None = None
+
+
+FRESH_UID_BASE = 2_000_000_000
+"""The first of the fresh user (and group) ids given to submissions as root."""
 
 
 class SubmissionFailed(Exception):
@@ -168,6 +177,7 @@ class SubmissionFailed(Exception):
         super().__init__(f"{verdict}: {detail}" if detail else verdict)
         self.verdict = verdict
         self.detail = detail
+        self.log = ""  # what the submission printed before it failed
 
 
 # -- the child's side ------------------------------------------------------------------
@@ -190,9 +200,10 @@ def _child_main(
 ) -> None:
     """Run one submission: isolate, import it, answer detector calls until told to stop.
 
-    Messages are raw bytes. From the grader: ``struct("<II") frames, symbols`` followed by
-    the complex64 samples (``frames == 0``: stop). To the grader: ``b"R"`` (ready),
-    ``b"L" + struct("<III") shape + float32 logits``, or ``b"E" + JSON {kind, message}``.
+    Messages are raw bytes. From the grader: ``struct("<II") frames, symbols`` followed
+    by the complex64 samples (``frames == 0``: stop). To the grader: ``b"R"`` (ready),
+    ``b"L" + struct("<III") shape + float32 logits``, or ``b"E" + JSON {kind,
+    message}``.
     """
     log = os.open(os.path.join(workdir, "output.log"), os.O_WRONLY | os.O_CREAT, 0o600)
     os.dup2(log, 1)
@@ -227,8 +238,11 @@ def _child_main(
         if isinstance(detector, torch.nn.Module):
             detector.eval()
         if not callable(detector):
-            fail("contract", f"make_detector() returned {type(detector).__name__}, "
-                             f"which cannot be called on received samples")
+            fail(
+                "contract",
+                f"make_detector() returned {type(detector).__name__}, "
+                f"which cannot be called on received samples",
+            )
             return
     except BaseException as error:  # noqa: BLE001
         fail(_kind_of(error, "make_detector"), traceback.format_exc())
@@ -245,13 +259,19 @@ def _child_main(
             with torch.no_grad():
                 logits = detector(received)
             if not isinstance(logits, Tensor):
-                fail("output", f"the detector returned {type(logits).__name__}, "
-                               f"not a torch.Tensor of bit logits")
+                fail(
+                    "output",
+                    f"the detector returned {type(logits).__name__}, "
+                    f"not a torch.Tensor of bit logits",
+                )
                 return
             shape = tuple(logits.shape)
             if len(shape) != 3:
-                fail("shape", f"the detector returned logits of shape {list(shape)} "
-                              f"for samples of shape {[frames, symbols]}")
+                fail(
+                    "shape",
+                    f"the detector returned logits of shape {list(shape)} "
+                    f"for samples of shape {[frames, symbols]}",
+                )
                 return
             values = logits.detach().to("cpu", torch.float32).contiguous()
         except BaseException as error:  # noqa: BLE001
@@ -280,12 +300,19 @@ def _isolate(workdir: str, limits: Limits, drop_to: tuple[int, int] | None) -> N
     os.chdir(workdir)
     libc = ctypes.CDLL(None, use_errno=True)
     if drop_to is not None:
-        libc.unshare(_CLONE_NEWNET)  # best effort: a network namespace with no interface
+        libc.unshare(
+            _CLONE_NEWNET
+        )  # best effort: a network namespace with no interface
         uid, gid = drop_to
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
     libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if drop_to is None:
+        # same user as the grader: the forkserver is non-dumpable, this process holds
+        # no secret and may read its own /proc files. (After setuid the process stays
+        # non-dumpable: no other process of its user may trace it.)
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
 
 # -- the grader's side -----------------------------------------------------------------
@@ -295,7 +322,8 @@ _CONTEXT: Any = None
 
 
 def _forkserver() -> Any:
-    """The forkserver context, started once with a scrubbed environment and torch loaded.
+    """The forkserver context, started once with a scrubbed environment and torch
+    loaded.
 
     The server is a fresh process (not a fork of the grader): it never holds the seed,
     the bits or anything else the grader computed. Every submission is forked from it.
@@ -304,7 +332,12 @@ def _forkserver() -> Any:
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             context = multiprocessing.get_context("forkserver")
-            preload = ["torch", "numpy", "optbook.homework.submissions"]
+            preload = [
+                "optbook.homework._nondumpable",
+                "torch",
+                "numpy",
+                "optbook.homework.submissions",
+            ]
             if os.geteuid() == 0:  # children run as nobody: give them the stdlib
                 preload.append("optbook.homework._stdlib_preload")
             context.set_forkserver_preload(preload)
@@ -320,37 +353,74 @@ def _forkserver() -> Any:
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
+            # the server imports its preloads before it forks anything: wait for that
+            # here, so that no submission's clock pays for it
+            warm_up = context.Process(target=_nothing)
+            warm_up.start()
+            warm_up.join()
             _CONTEXT = context
         return _CONTEXT
 
 
-def _unprivileged_ids(user: str) -> tuple[int, int] | None:
-    """``(uid, gid)`` of ``user`` when the grader runs as root, else ``None``."""
+def _nothing() -> None:
+    """The forkserver's warm-up child."""
+
+
+_FRESH_LOCK = threading.Lock()
+_FRESH_COUNT = [0]
+
+
+def _unprivileged_ids(user: str | None) -> tuple[int, int] | None:
+    """``(uid, gid)`` for a child when the grader runs as root, else ``None``.
+
+    ``user=None``: a fresh id (from :data:`FRESH_UID_BASE`, one per child of this
+    process); else the ids of that account.
+    """
     if os.geteuid() != 0:
         return None
+    if user is None:
+        with _FRESH_LOCK:
+            _FRESH_COUNT[0] += 1
+            fresh = FRESH_UID_BASE + (os.getpid() % 10_000) * 10_000 + _FRESH_COUNT[0]
+        return fresh, fresh
     import pwd
 
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
 
 
+def _kill_everything_of(ids: tuple[int, int]) -> None:
+    """In a helper child: become ``ids`` and kill every process of that user."""
+    os.setgroups([])
+    os.setgid(ids[1])
+    os.setuid(ids[0])
+    try:
+        os.kill(-1, signal.SIGKILL)  # every process this user may signal, not itself
+    except ProcessLookupError:
+        pass
+
+
 class IsolatedDetector:
     """A submission's detector, run in an isolated process; call it like a detector.
 
-    ``IsolatedDetector(folder, limits)`` copies the folder into a fresh temporary working
-    directory (symbolic links are copied as links, never followed by the grader), forks
-    the child (:func:`_child_main`), waits for ``make_detector()``, and then forwards every
-    call: received samples out, logits back. Any failure raises :class:`SubmissionFailed`
-    with a verdict. Use it as a context manager, or call :meth:`close`.
+    ``IsolatedDetector(folder, limits)`` copies the folder into a fresh temporary
+    working directory (symbolic links are copied as links, never followed by the
+    grader), forks the child (:func:`_child_main`), waits for ``make_detector()``, and
+    then forwards every call: received samples out, logits back. Any failure raises
+    :class:`SubmissionFailed` with a verdict. Use it as a context manager, or call
+    :meth:`close`.
     """
 
     def __init__(
-        self, folder: str | Path, limits: Limits | None = None, *, max_copy_mb: int = 200
+        self,
+        folder: str | Path,
+        limits: Limits | None = None,
+        *,
+        max_copy_mb: int = 200,
     ) -> None:
         self.folder = Path(folder)
         self.limits = limits if limits is not None else Limits()
         self.inference_seconds = 0.0
-        self._deadline = time.monotonic() + self.limits.time_limit_s
         if not (self.folder / DETECTOR_FILE).is_file():
             raise SubmissionFailed(
                 "no detector.py", f"{self.folder} holds no file {DETECTOR_FILE}"
@@ -361,9 +431,25 @@ class IsolatedDetector:
                 "too large", f"{size >> 20} MB, more than the {max_copy_mb} MB allowed"
             )
         drop_to = _unprivileged_ids(self.limits.user)
+        self._ids = drop_to
+        self._process: Any = None
+        self.workdir = ""
         self._base = tempfile.mkdtemp(prefix="optbook-submission-")
+        try:
+            self._start(drop_to)
+        except SubmissionFailed as failure:
+            failure.log = self.log_tail()
+            self.close()
+            raise
+        except BaseException:
+            self.close()  # never leave a working directory or a child behind
+            raise
+
+    def _start(self, drop_to: tuple[int, int] | None) -> None:
+        """Copy the folder, fork the child, wait until ``make_detector()`` returned."""
         os.chmod(self._base, 0o711)  # others may enter it, not list it
-        self.workdir = os.path.join(self._base, "work")
+        # a name no other process can guess: the parent cannot be listed
+        self.workdir = os.path.join(self._base, secrets.token_hex(16))
         shutil.copytree(self.folder, self.workdir, symlinks=True)
         if drop_to is not None:
             for root, dirs, files in os.walk(self.workdir):
@@ -371,6 +457,8 @@ class IsolatedDetector:
                     os.lchown(name, *drop_to)
         os.chmod(self.workdir, 0o700)
         context = _forkserver()
+        # the clock starts now: the shared server's start-up is not the submission's
+        self._deadline = time.monotonic() + self.limits.time_limit_s
         self._connection, child_end = context.Pipe(duplex=True)
         self._process = context.Process(
             target=_child_main,
@@ -402,7 +490,9 @@ class IsolatedDetector:
         shape = struct.unpack("<III", reply[1:13])
         data = reply[13:]
         if len(data) != 4 * math.prod(shape):
-            raise SubmissionFailed("protocol", "the logits' size does not match their shape")
+            raise SubmissionFailed(
+                "protocol", "the logits' size does not match their shape"
+            )
         if shape != (frames, symbols, 4):
             raise SubmissionFailed(
                 "wrong shape",
@@ -422,7 +512,7 @@ class IsolatedDetector:
         )
 
     def _send(self, payload: bytes) -> None:
-        """Send in a helper thread, so that a child that stops reading cannot hang us."""
+        """Send from a helper thread: a child that stops reading cannot hang us."""
         errors: list[BaseException] = []
 
         def send() -> None:
@@ -493,6 +583,8 @@ class IsolatedDetector:
 
     def log_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters the child printed (stdout and stderr)."""
+        if not self.workdir:
+            return ""
         path = os.path.join(self.workdir, "output.log")
         try:
             with open(path, "rb") as log:
@@ -518,6 +610,15 @@ class IsolatedDetector:
                 self._process.join(2)
             self._kill()
             self._connection.close()
+            if self._ids is not None and self.limits.user is None:
+                # whatever the submission left running (a daemon that escaped its
+                # parent) dies with its user id
+                reaper = _forkserver().Process(
+                    target=_kill_everything_of, args=(self._ids,)
+                )
+                reaper.start()
+                reaper.join(10)
+                self._ids = None
         if getattr(self, "_base", None):
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = ""
@@ -558,7 +659,9 @@ class SubmissionResult:
             "gap to genie (dB at 1e-3)": self.gap_to_genie_db,
             "level": "" if self.level is None else self.level,
             "inference time (s)": self.inference_seconds,
-            "verdict": self.verdict if not self.detail else f"{self.verdict}: {self.detail}",
+            "verdict": self.verdict
+            if not self.detail
+            else f"{self.verdict}: {self.detail}",
         }
 
     def _repr_markdown_(self) -> str:
@@ -592,6 +695,7 @@ class ClassGrading:
     results: list[SubmissionResult]
     baseline_training: str
     seconds: float
+    yardstick_seconds: float = 0.0
 
     def table(self) -> Table:
         return results_table(self.yardsticks + self.results)
@@ -605,7 +709,8 @@ class ClassGrading:
             f"Graded {len(self.results)} submissions with seed {self.seed}: 16-QAM, "
             f"{p.num_points} Eb/N0 points over [{p.low_db:g}, {p.high_db:g}] dB, "
             f"frames of {p.symbols_per_frame} symbols, target standard error "
-            f"{p.target_standard_error:g}, conditional estimator; {self.baseline_training}"
+            f"{p.target_standard_error:g}, conditional estimator; "
+            f"{self.baseline_training}"
             f"; {self.seconds:.0f} s in all."
         )
 
@@ -632,8 +737,8 @@ def _result_of(name: str, result: GradeResult, **extra: Any) -> SubmissionResult
 def course_baseline(steps: int = 1600, seed: int = 0) -> CourseBaselineMLP:
     """The course's baseline, trained as the homework trains it, from a fixed seed.
 
-    ``CourseBaselineMLP`` (2-32-4) initialised after ``torch.manual_seed(seed)``, SGD with
-    learning rate 0.1, ``steps`` steps of 32 frames of 256 symbols from
+    ``CourseBaselineMLP`` (2-32-4) initialised after ``torch.manual_seed(seed)``, SGD
+    with learning rate 0.1, ``steps`` steps of 32 frames of 256 symbols from
     ``training_batches`` seeded with ``seed + 1``. It does not depend on the grading
     seed: the same network is graded with every seed.
     """
@@ -642,7 +747,9 @@ def course_baseline(steps: int = 1600, seed: int = 0) -> CourseBaselineMLP:
         torch.manual_seed(seed)
         model = CourseBaselineMLP()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    train_detector(model, optimizer, training_batches(QAM(4), 32, 256, generator), steps)
+    train_detector(
+        model, optimizer, training_batches(QAM(4), 32, 256, generator), steps
+    )
     return model.eval()
 
 
@@ -656,6 +763,7 @@ def _grade_one(
     name = folder.name
     start = time.perf_counter()
     detector = None
+    log = ""
     try:
         detector = IsolatedDetector(folder, limits)
         result = grade(
@@ -678,14 +786,15 @@ def _grade_one(
             log=detector.log_tail(),
         )
     except SubmissionFailed as failure:
-        verdict, detail = failure.verdict, failure.detail
+        verdict, detail, log = failure.verdict, failure.detail, failure.log
     except (ValueError, TypeError) as error:  # the grader refused the detector's output
         text = str(error)
         verdict = "NaN logits" if "NaN" in text else "wrong output"
         detail = text[:300]
-    log = detector.log_tail() if detector is not None else ""
-    if detector is not None:
-        detector.close()
+    finally:
+        if detector is not None:
+            log = log or detector.log_tail()
+            detector.close()
     return SubmissionResult(
         submission=name,
         verdict=verdict,
@@ -708,14 +817,15 @@ def grade_submissions(
     """Grade submission folders with one seed; return a :class:`ClassGrading`.
 
     The frames, the bits, the genie's posteriors and the scores of the nearest-point and
-    genie MAP detectors are drawn once for ``seed`` (:class:`GradingSamples`) and shared by
-    every submission; so are the per-symbol limit and the course baseline (trained once
-    from a fixed seed, :func:`course_baseline`, then graded with ``seed``), when
+    genie MAP detectors are drawn once for ``seed`` (:class:`GradingSamples`) and shared
+    by every submission; so are the per-symbol limit and the course baseline (trained
+    once from a fixed seed, :func:`course_baseline`, then graded with ``seed``), when
     ``yardsticks`` is true. Each submission runs in its own :class:`IsolatedDetector`;
     whatever goes wrong becomes its verdict and the others go on. ``jobs`` submissions
-    run at a time.
+    run at a time. The calling process is made non-dumpable (:func:`harden_grader`).
     """
     start = time.perf_counter()
+    harden_grader()  # this process holds the seed and the bits from here on
     limits = limits if limits is not None else Limits()
     samples = protocol.samples(seed)
     target = protocol.target_standard_error
@@ -723,7 +833,9 @@ def grade_submissions(
     rows: list[SubmissionResult] = []
     training = "no course baseline"
     if yardsticks:
-        limit = grade(PerSymbolBayesDetector(), samples=samples, target_standard_error=target)
+        limit = grade(
+            PerSymbolBayesDetector(), samples=samples, target_standard_error=target
+        )
         references["per-symbol limit"] = limit
         baseline = course_baseline(baseline_steps)
         references["course baseline"] = grade(
@@ -763,6 +875,7 @@ def grade_submissions(
         )
     for name, result in references.items():
         rows.append(_result_of(f"({name})", result))
+    yardstick_seconds = time.perf_counter() - start
     folders = [Path(f) for f in folders]
     results: list[SubmissionResult | None] = [None] * len(folders)
     queue = list(enumerate(folders))
@@ -776,6 +889,8 @@ def grade_submissions(
                 index, folder = queue.pop(0)
             results[index] = _grade_one(folder, samples, protocol, limits, references)
 
+    if folders:
+        _forkserver()  # started once, before any submission's clock runs
     threads = [threading.Thread(target=worker) for _ in range(max(1, int(jobs)))]
     for thread in threads:
         thread.start()
@@ -788,6 +903,7 @@ def grade_submissions(
         results=[r for r in results if r is not None],
         baseline_training=training,
         seconds=time.perf_counter() - start,
+        yardstick_seconds=yardstick_seconds,
     )
 
 
@@ -832,19 +948,21 @@ def write_submission(
     *,
     weights_name: str = "weights.pt",
 ) -> Path:
-    """Write a submission folder: ``detector.py`` (and ``weights.pt``); return the folder.
+    """Write a submission folder: ``detector.py`` (and ``weights.pt``); return the
+    folder.
 
     ``detector_source`` is the text of ``detector.py``: the model's code and a function
     ``make_detector()`` that builds it and loads its weights from its own folder, as in
     :data:`DETECTOR_TEMPLATE`. ``state_dict`` (e.g. ``model.state_dict()``) is saved, on
-    the CPU, as ``weights_name`` beside it. The source is compiled here, so a syntax error
-    shows at once; :func:`check_submission` then runs it as the grader will.
+    the CPU, as ``weights_name`` beside it. The source is compiled here, so a syntax
+    error shows at once; :func:`check_submission` then runs it as the grader will.
     """
     source = textwrap.dedent(detector_source).strip() + "\n"
     compile(source, DETECTOR_FILE, "exec")
     if "def make_detector(" not in source:
         raise ValueError(
-            "detector_source must define make_detector(), the function that returns your "
+            "detector_source must define make_detector(), the function that returns "
+            "your "
             "detector (see optbook.homework.submissions.DETECTOR_TEMPLATE)"
         )
     folder = Path(folder)
@@ -915,7 +1033,6 @@ def _read_seed(path: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``scripts/grade-submissions FOLDER... [--seed-file F] [--out DIR] ...``."""
     import argparse
-    import secrets
 
     parser = argparse.ArgumentParser(
         prog="grade-submissions",
@@ -932,12 +1049,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("grading-results"))
     parser.add_argument("--small", action="store_true", help="the quick protocol")
     parser.add_argument("--time-limit", type=float, default=Limits.time_limit_s)
-    parser.add_argument("--memory-limit", type=int, default=Limits.memory_limit_mb,
-                        help="address space per submission, MB")
+    parser.add_argument(
+        "--memory-limit",
+        type=int,
+        default=Limits.memory_limit_mb,
+        help="address space per submission, MB",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="submissions at a time")
     parser.add_argument("--baseline-steps", type=int, default=1600)
-    parser.add_argument("--no-yardsticks", action="store_true",
-                        help="skip the per-symbol limit and the course baseline")
+    parser.add_argument(
+        "--no-yardsticks",
+        action="store_true",
+        help="skip the per-symbol limit and the course baseline",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     harden_grader()
     torch.set_num_threads(1)
@@ -958,8 +1082,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     csv_path, md_path = write_results(grading, args.out)
     print(grading.header())
     print(grading.table())
-    print(f"written: {csv_path} and {md_path}" + (" (fresh seed recorded there)"
-                                                  if fresh else ""))
+    print(
+        f"written: {csv_path} and {md_path}"
+        + (" (fresh seed recorded there)" if fresh else "")
+    )
     return 0
 
 
