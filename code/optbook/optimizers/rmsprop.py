@@ -19,9 +19,9 @@ The factor `lr / (sqrt(s_t) + eps)` is the coordinate's effective learning rate
 
 Reference: `torch.optim.RMSprop` (same arguments, same defaults, same state: `step`,
 `square_avg`, and `momentum_buffer` / `grad_avg` when momentum / centered is on).
-One deliberate difference: torch accepts any `alpha >= 0`; optbook refuses `alpha >= 1`,
-where the average (rms.2) would stop learning (alpha = 1) or weigh the newest squared
-gradient negatively (alpha > 1).
+One deliberate difference: torch accepts any `alpha >= 0`, while
+optbook refuses ``alpha >= 1``, where the average (rms.2) would stop learning
+(alpha = 1) or weigh the newest squared gradient negatively (alpha > 1).
 
 Not supported: sparse gradients (torch's RMSprop refuses them too) and torch's fast
 implementation paths (`foreach`, `capturable`, `differentiable`).
