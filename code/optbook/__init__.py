@@ -10,13 +10,15 @@ One topic per module:
 - :mod:`optbook.plots` -- contour plots of paths, loss curves
 - :mod:`optbook.source` -- showing optbook's own source in the book
 - :mod:`optbook.problems` -- small synthetic problems (sparse features, curve fits)
-- :mod:`optbook.training` -- the training loop for ``nn.Module`` models, learning-rate sweeps
-- :mod:`optbook.datasets` -- data sets that ship with installed packages (scikit-learn's digits)
+- :mod:`optbook.training` -- the training loop for ``nn.Module`` models, lr sweeps
+- :mod:`optbook.datasets` -- data sets that ship with packages (scikit-learn's digits)
 - :mod:`optbook.schedules` -- recording and plotting learning-rate schedules
-- :mod:`optbook.homework` -- the homework's assignment side: the channel, the grader, the
-  course's baseline and the exact limits (the reference solution is instructors' only)
+- :mod:`optbook.char_model` -- a character-level model for racing optimizers
+- :mod:`optbook.homework` -- the homework's assignment side: the channel, the grader,
+  the course's baseline and the exact limits (the reference solution is instructors'
+  only)
 - :mod:`optbook.book` -- glued numbers and Markdown tables for the chapters
-- :mod:`optbook.runtime` -- seeding and device selection
+- :mod:`optbook.runtime` -- seeding, device selection and progress bars
 """
 
 __version__ = "0.1.0"

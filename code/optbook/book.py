@@ -72,8 +72,10 @@ class Table:
         def escape(text: str) -> str:
             return text.replace("|", "\\|").replace("\n", " ")
 
-        numeric = [bool(self.rows) and all(isinstance(r[j], numbers.Number) for r in self.rows)
-                   for j in range(len(self.columns))]
+        numeric = [
+            bool(self.rows) and all(isinstance(r[j], numbers.Number) for r in self.rows)
+            for j in range(len(self.columns))
+        ]
         lines = ["| " + " | ".join(escape(c) for c in self.columns) + " |",
                  "| " + " | ".join("---:" if n else ":---" for n in numeric) + " |"]
         lines += ["| " + " | ".join(escape(c) for c in row) + " |"
@@ -92,9 +94,9 @@ class Table:
 def table(rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]],
           columns: Sequence[str] | None = None,
           formats: Mapping[str, str] | None = None) -> Table:
-    """A Markdown table from dicts (keys are the columns) or from sequences + ``columns``.
+    """A Markdown table from dicts (keys: the columns) or sequences + ``columns``.
 
-    ``formats`` maps a column to a format spec for its numbers, e.g. ``{"loss": ".3g"}``.
+    ``formats`` maps a column to a format spec for its numbers: ``{"loss": ".3g"}``.
     """
     rows = list(rows)
     if rows and isinstance(rows[0], Mapping):

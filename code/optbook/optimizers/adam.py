@@ -115,11 +115,12 @@ class Adam(PerParameterOptimizer):
                 f"{group['betas']!r}"
             )
         check_nonnegative(group, "weight_decay", "the weight-decay coefficient lambda")
-        if "bias_correction" in group and not isinstance(group["bias_correction"], bool):
+        switch = group.get("bias_correction", True)
+        if not isinstance(switch, bool):
             raise TypeError(
                 "bias_correction must be True (divide the averages by 1 - beta**t, "
                 "torch's Adam) or False (the lecture's first form), "
-                f"got {group['bias_correction']!r}"
+                f"got {switch!r}"
             )
 
     def init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
