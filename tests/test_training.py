@@ -583,7 +583,7 @@ def test_seed_batches_are_each_seeds_minibatches_side_by_side():
         (torch.optim.Adagrad, {"lr": 0.1}),
     ],
 )
-def test_a_stacked_run_takes_exactly_the_separate_runs_steps(cls, kwargs):
+def test_a_stacked_run_takes_exactly_the_steps_of_runs_one_by_one(cls, kwargs):
     """One optimizer on the stacked weights = one optimizer per seed (elementwise)."""
     x, y = classification_data()
     seeds = [0, 1, 2]
