@@ -1,5 +1,8 @@
 """Check the built HTML book: every chapter page exists and shows its figures.
 
+A figure is a code cell whose metadata numbers it (``mystnb.figure``, the reading
+conventions); the page must show at least as many images as its notebook has figures.
+
 A notebook whose figures silently vanish (a non-inline matplotlib backend in the kernel,
 say) still executes and still builds without warnings; this check catches it.
     usage: python scripts/check_built_book.py [_build/html]
@@ -7,6 +10,7 @@ say) still executes and still builds without warnings; this check catches it.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -36,9 +40,12 @@ def main(html: Path) -> int:
         figures = re.findall(
             r'<img[^>]+src="(?:\.\./)*_images/[^"]+\.png"', page.read_text()
         )
-        print(f"{name}: {len(figures)} figures")
-        if not figures:
-            problems.append(f"{page}: no figure")
+        notebook = json.loads((ROOT / f"{name}.ipynb").read_text())
+        expected = sum("figure" in cell.get("metadata", {}).get("mystnb", {})
+                       for cell in notebook["cells"])
+        print(f"{name}: {len(figures)} images for {expected} figures")
+        if len(figures) < expected:
+            problems.append(f"{page}: {len(figures)} images, {expected} figures")
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0
