@@ -13,6 +13,7 @@ larger than its budget (2 MB by default) instead of letting a page grow silently
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -166,6 +167,31 @@ def race_animation(
     return FuncAnimation(fig, draw, frames=len(shown), interval=interval, blit=True)
 
 
+# matplotlib's player draws its buttons with Font Awesome icons loaded from a CDN: with
+# no network they would be blank. Plain Unicode glyphs need no download.
+_CDN_LINK = re.compile(r"<link rel=\"stylesheet\"\s+href=\"https://[^\"]+\">\s*")
+_ICONS = {
+    "fa fa-minus": "\u2212",
+    "fa fa-fast-backward": "\u21e4",
+    "fa fa-step-backward": "\u25c1",
+    "fa fa-play fa-flip-horizontal": "\u25c0",
+    "fa fa-pause": "||",
+    "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u25b7",
+    "fa fa-fast-forward": "\u21e5",
+    "fa fa-plus": "+",
+}
+
+
+def offline_player(html: str) -> str:
+    """matplotlib's jshtml with the Font Awesome download removed and each button's
+    icon replaced by a Unicode glyph, so that nothing is fetched from the network."""
+    html = _CDN_LINK.sub("", html)
+    for css_class, glyph in _ICONS.items():
+        html = html.replace(f'<i class="{css_class}"></i>', glyph)
+    return html
+
+
 def to_html(animation: FuncAnimation, max_mb: float = 2.0) -> str:
     """The animation as HTML with its frames embedded (JPEG), playable offline.
 
@@ -177,7 +203,7 @@ def to_html(animation: FuncAnimation, max_mb: float = 2.0) -> str:
     with plt.rc_context(
         {"animation.frame_format": "jpeg", "animation.embed_limit": max_mb * 2}
     ):
-        html = animation.to_jshtml(default_mode="once")
+        html = offline_player(animation.to_jshtml(default_mode="once"))
     plt.close(animation._fig)
     size_mb = len(html.encode()) / 2**20
     if size_mb > max_mb:
@@ -197,6 +223,7 @@ __all__: Sequence[str] = [
     "animation_size_mb",
     "draw_background",
     "frame_steps",
+    "offline_player",
     "race_animation",
     "to_html",
 ]
