@@ -92,3 +92,17 @@ def test_the_player_fetches_nothing_and_every_button_has_a_glyph():
     for button in buttons:
         label = button.split(">", 1)[1].split("</button>")[0].strip()
         assert label, f"a button without a label: {button[:80]}"
+
+
+def test_each_frame_shows_its_step_and_the_window_zooms():
+    animation = race_animation(
+        beale(), {"a": _runs()}, frames=4, window=((0.0, 4.0), (-1.0, 2.0))
+    )
+    shown = frame_steps(20, 4)
+    for k, step in enumerate(shown):
+        animation._func(k)
+        assert animation._fig.texts[0].get_text() == f"step {step}"
+    ax = animation._fig.axes[0]
+    assert ax.get_xlim() == (0.0, 4.0) and ax.get_ylim() == (-1.0, 2.0)
+    line = ax.get_lines()[-1]
+    assert len(line.get_xdata()) == shown[-1] + 1  # the whole trail at the last frame

@@ -12,6 +12,7 @@ larger than its budget (2 MB by default) instead of letting a page grow silently
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -42,9 +43,17 @@ def frame_steps(steps: int, frames: int) -> list[int]:
     return chosen
 
 
-def draw_background(landscape: Landscape, ax, resolution: int = 150) -> None:
+def draw_background(
+    landscape: Landscape,
+    ax,
+    resolution: int = 150,
+    window: tuple[tuple[float, float], tuple[float, float]] | None = None,
+) -> None:
     """The landscape as a shaded image with a few contour lines: it looks like
-    :func:`optbook.plots.plot_landscape` and redraws far faster, once per frame."""
+    :func:`optbook.plots.plot_landscape` and redraws far faster, once per frame.
+    ``window = ((x0, x1), (y0, y1))`` zooms in (default: the landscape's window)."""
+    if window is not None:
+        landscape = dataclasses.replace(landscape, xlim=window[0], ylim=window[1])
     grid_x, grid_y, values = (t.numpy() for t in landscape.grid(resolution))
     if landscape.log_contours:
         low = max(values.min(), values.max() * 1e-6, 1e-12)
@@ -92,11 +101,13 @@ def race_animation(
     dpi: int = 72,
     colors: Mapping[str, str] | None = None,
     interval: int = 150,
+    window: tuple[tuple[float, float], tuple[float, float]] | None = None,
 ) -> FuncAnimation:
     """Runs moving over ``landscape``: ``runs[name]`` is ``[steps + 1, 2]`` (one
     path) or ``[steps + 1, N, 2]`` (``N`` runs). All entries have the same number of
     steps. ``panels=False``: one panel, one trail per method, legend on the right;
     ``panels=True``: one panel per method (two columns), the ``N`` current points.
+    ``window = ((x0, x1), (y0, y1))`` zooms in on part of the landscape.
     """
     if not runs:
         raise ValueError("runs is empty: give at least one method's points")
@@ -130,7 +141,7 @@ def race_animation(
     for index, name in enumerate(names):
         ax = axes[index]
         if id(ax) not in drawn:
-            draw_background(landscape, ax)
+            draw_background(landscape, ax, window=window)
             drawn.add(id(ax))
         if panels:
             ax.set_title(name, fontsize="medium")
@@ -162,7 +173,7 @@ def race_animation(
                 trail = trail[np.isfinite(trail).all(axis=1)]
                 artist.set_data(trail[:, 0], trail[:, 1])
         label.set_text(f"step {t}")
-        return [*artists, label]
+        return artists  # the step label is not blitted: it stays in the layout
 
     return FuncAnimation(fig, draw, frames=len(shown), interval=interval, blit=True)
 
