@@ -349,3 +349,53 @@ def test_colors_keep_a_method_s_color_across_panels():
         gd.get_color(), "C0"
     )  # not in colors: the cycle
     assert matplotlib.colors.same_color(momentum.get_color(), "C3")
+
+
+# -- rotated, double_well (the chapter "Visualizing optimizers") ---------------------
+def test_rotated_turns_the_function_and_its_minimum():
+    from optbook.landscapes import rotated
+
+    f = saddle()
+    turned = rotated(f, 90.0)
+    point = torch.tensor([0.3, -0.8], dtype=torch.float64)
+    # turning by 90 degrees maps (x, y) to (-y, x)
+    assert turned(torch.stack([-point[1], point[0]])).item() == pytest.approx(
+        f(point).item()
+    )
+    assert turned.minimum == pytest.approx((-(2**0.5), 0.0), abs=1e-12)
+    assert rotated(f, 0.0)(point).item() == f(point).item()
+    grad = _gradient(turned, turned.minimum)
+    assert grad.abs().max() < 1e-12
+    with pytest.raises(ValueError, match="finite"):
+        rotated(f, math.inf)
+
+
+def test_double_well_points_are_its_critical_points_and_ordered():
+    from optbook.landscapes import double_well, double_well_points
+
+    for tilt in (0.5, -0.5, 0.0):
+        f = double_well(tilt)
+        points = double_well_points(tilt)
+        for point in points.values():
+            assert _gradient(f, point).abs().max() < 1e-9
+        value = {k: f(torch.tensor(v, dtype=torch.float64)).item()
+                 for k, v in points.items()}
+        assert value["global"] <= value["local"] < value["ridge"]
+        if tilt:
+            assert value["global"] < value["local"]
+        assert f.minimum == points["global"]
+    hessian = torch.autograd.functional.hessian(
+        double_well(0.5), torch.tensor(double_well_points(0.5)["ridge"],
+                                       dtype=torch.float64)
+    )
+    eigenvalues = torch.linalg.eigvalsh(hessian)
+    assert eigenvalues[0] < 0 < eigenvalues[1]  # the ridge point is a saddle
+
+
+def test_double_well_refuses_what_is_not_two_wells():
+    from optbook.landscapes import double_well, double_well_points
+
+    with pytest.raises(ValueError, match="single well"):
+        double_well_points(2.0)
+    with pytest.raises(ValueError, match="positive curvature"):
+        double_well(0.5, steep=0.0)

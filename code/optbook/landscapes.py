@@ -7,9 +7,11 @@ a whole grid (the contour plot). Used by every chapter's 2-D demo.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -108,3 +110,72 @@ def beale() -> Landscape:
         )
 
     return Landscape("Beale", fn, (-4.5, 4.5), (-4.5, 4.5), (3.0, 0.5))
+
+
+def rotated(landscape: Landscape, degrees: float) -> Landscape:
+    """``landscape`` turned by ``degrees`` (counter-clockwise) about the origin.
+
+    The turned function at ``p`` is the original at ``R(-degrees) p``; its minimum is
+    the original's, turned. Plain gradient descent and momentum turn with the
+    function (their steps are rotation-equivariant); an optimizer that scales each
+    coordinate separately does not.
+    """
+    if not math.isfinite(degrees):
+        raise ValueError(f"degrees must be a finite angle, got {degrees!r}")
+    angle = math.radians(degrees)
+    cos, sin = math.cos(angle), math.sin(angle)
+
+    def fn(xy: Tensor) -> Tensor:
+        x, y = xy[..., 0], xy[..., 1]
+        back = torch.stack([cos * x + sin * y, -sin * x + cos * y], dim=-1)
+        return landscape.fn(back)
+
+    minimum = None
+    if landscape.minimum is not None:
+        mx, my = landscape.minimum
+        minimum = (cos * mx - sin * my, sin * mx + cos * my)
+    return Landscape(
+        f"{landscape.name}, turned {degrees:g} degrees",
+        fn,
+        landscape.xlim,
+        landscape.ylim,
+        minimum,
+        landscape.log_contours,
+    )
+
+
+def double_well_points(tilt: float) -> dict[str, tuple[float, float]]:
+    """The critical points of :func:`double_well`: ``global``, ``local`` (minima; the
+    same well mirrored when ``tilt == 0``) and ``ridge`` (the saddle between them)."""
+    roots = sorted(
+        float(r.real)
+        for r in np.roots([4.0, 0.0, -4.0, tilt])
+        if abs(r.imag) < 1e-9
+    )
+    if len(roots) != 3:
+        raise ValueError(f"tilt={tilt} leaves a single well: use |tilt| < 1.5")
+    low, mid, high = roots
+    first, second = (low, high) if tilt >= 0 else (high, low)
+    return {"global": (first, 0.0), "local": (second, 0.0), "ridge": (mid, 0.0)}
+
+
+def double_well(tilt: float = 0.5, steep: float = 2.0) -> Landscape:
+    """``f(x, y) = (x**2 - 1)**2 + tilt * x + steep * y**2 / 2``: two wells.
+
+    With ``tilt > 0`` the well near ``x = -1`` is the global minimum and the well near
+    ``x = +1`` a local one, behind a ridge near ``x = 0``; :func:`double_well_points`
+    gives all three. With ``tilt = 0`` the function is symmetric under ``x -> -x`` and
+    every start exactly on the ridge ``x = 0`` has a gradient with ``x``-component 0.
+    """
+    if steep <= 0:
+        raise ValueError(f"steep must be a positive curvature, got {steep}")
+    points = double_well_points(tilt)
+
+    def fn(xy: Tensor) -> Tensor:
+        x, y = xy[..., 0], xy[..., 1]
+        return (x**2 - 1) ** 2 + tilt * x + 0.5 * steep * y**2
+
+    name = "double well" if tilt == 0 else f"double well, tilt {tilt:g}"
+    return Landscape(
+        name, fn, (-2.0, 2.0), (-1.5, 1.5), points["global"], log_contours=False
+    )
