@@ -8,6 +8,8 @@ One topic per module:
 - :mod:`optbook.landscapes` -- 2-D test functions
 - :mod:`optbook.paths` -- running an optimizer on a 2-D function
 - :mod:`optbook.plots` -- contour plots of paths, loss curves
+- :mod:`optbook.races` -- many optimizers from many starts at once, the race measures
+- :mod:`optbook.animation` -- animated paths that play in the built page
 - :mod:`optbook.source` -- showing optbook's own source in the book
 - :mod:`optbook.problems` -- small synthetic problems (sparse features, curve fits)
 - :mod:`optbook.training` -- the training loop for ``nn.Module`` models, lr sweeps
