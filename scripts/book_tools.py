@@ -16,29 +16,22 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# The book's version is read in one place: the Sphinx extension that prints it in every
+# page's footer (_ext/book_version.py).
+sys.path.insert(0, str(ROOT / "_ext"))
+from book_version import project_version  # noqa: E402
+
 MAX_COLUMNS = 88
 # The homework's reference solution: the chapters that are solutions as a whole. The
 # students' release leaves them out, with every {solution} block of the other chapters.
 SOLUTION_CHAPTERS = ("chapters/homework_solution",)
-
-
-def project_version(pyproject_text: str) -> str:
-    """``project.version`` of a pyproject.toml (tomllib from Python 3.11 on)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the one key we need, by its TOML form
-        section = re.search(r"(?ms)^\[project\]\n(.*?)(?=^\[|\Z)", pyproject_text)
-        found = section and re.search(r'(?m)^version\s*=\s*"([^"]+)"', section[1])
-        if not found:
-            raise ValueError("pyproject.toml: no project.version") from None
-        return found[1]
-    return tomllib.loads(pyproject_text)["project"]["version"]
 
 
 def book_version(root: Path = ROOT) -> str:

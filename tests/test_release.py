@@ -125,6 +125,7 @@ def test_fork_for_class_sets_the_url_everywhere(tmp_path):
     for name in ("_config.yml", "pyproject.toml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")  # the version is read there
     (tmp_path / "chapters").mkdir()
     for path in CHAPTERS[:1] + [p for p in CHAPTERS if bt.is_solution_chapter(p)]:
         shutil.copy(path, tmp_path / "chapters" / path.name)
