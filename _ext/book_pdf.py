@@ -1,0 +1,86 @@
+"""Sphinx extension: the book as a PDF, and a link to it on every HTML page.
+
+- HTML: every page's download menu (sphinx-book-theme's "Download this page" group, or a
+  button of its own on a page without one) gains "PDF of the book", a link to the PDF of
+  *this edition* at the site's root (``pdf_filename``): the full book's PDF on the full
+  book, the students' PDF on the students' edition, which never links the full one.
+  ``scripts/build-pdf`` builds the PDF and copies it there.
+- LaTeX: the title page shows the version and the commit (``release``), XeLaTeX with
+  DejaVu fonts, code lines wrapped at the page's width.
+
+The file name depends on the edition (``hide_solutions``, which the students' release
+sets): ``PDF_NAMES``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+try:  # the footer's version and commit, one parser for both
+    from book_version import _commit, _version
+except ImportError:  # pragma: no cover - imported as _ext.book_pdf in the tests
+    from _ext.book_version import _commit, _version
+
+PDF_NAMES = {
+    False: "adaptive-optimizers-book.pdf",
+    True: "adaptive-optimizers-students.pdf",
+}
+
+
+def pdf_name(config) -> str:
+    """The PDF's file name for this edition (the students' one when solutions hide)."""
+    return PDF_NAMES[bool(getattr(config, "hide_solutions", False))]
+
+
+def _add_pdf_button(app, pagename, templatename, context, doctree) -> None:
+    buttons = context.get("header_buttons")
+    if buttons is None:
+        return
+    link = {
+        "type": "link",
+        "url": context["pathto"](pdf_name(app.config), 1),
+        "text": "PDF of the book",
+        "tooltip": "Download the whole book as a PDF",
+        "icon": "fas fa-book",
+        "label": "download-book-pdf-button",
+    }
+    for group in buttons:
+        if group.get("label") == "download-buttons":
+            group["buttons"].append(link)
+            return
+    buttons.insert(0, link)
+
+
+def _latex_settings(app, config) -> None:
+    folder = Path(app.confdir)
+    config.release = f"{_version(folder)} (commit {_commit(folder)})"
+    config.version = _version(folder)
+    elements = dict(config.latex_elements or {})
+    elements.setdefault("papersize", "a4paper")
+    elements.setdefault("pointsize", "10pt")
+    # DejaVu ships with Debian's fonts-dejavu-core (the browser check needs it too) and
+    # covers the Greek letters and arrows the prose uses; the code font is narrow enough
+    # for 88 columns at \small.
+    elements.setdefault(
+        "fontpkg",
+        "\\setmainfont{DejaVu Serif}\n\\setsansfont{DejaVu Sans}\n"
+        "\\setmonofont{DejaVu Sans Mono}[Scale=0.84]\n",
+    )
+    elements.setdefault(
+        "sphinxsetup",
+        "verbatimwithframe=true, verbatimwrapslines=true, verbatimforcewraps=true,"
+        " verbatimmaxoverfull=0, verbatimmaxunderfull=0",
+    )
+    preamble = elements.get("preamble", "")
+    # Wide tables shrink to the text width instead of running off the page.
+    elements["preamble"] = preamble + (
+        "\n\\usepackage{etoolbox}\n\\setlength{\\emergencystretch}{3em}\n"
+        "\\AtBeginEnvironment{tabulary}{\\small}\n"
+    )
+    config.latex_elements = elements
+
+
+def setup(app):
+    app.connect("config-inited", _latex_settings)
+    app.connect("html-page-context", _add_pdf_button, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
