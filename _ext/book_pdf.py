@@ -51,6 +51,23 @@ def _add_pdf_button(app, pagename, templatename, context, doctree) -> None:
     buttons.insert(0, link)
 
 
+# Tables shrink a little and keep every column wide enough for a number or a version;
+# identifiers with underscores (decoupled_weight_decay) may break after an underscore;
+# the two symbols the tables use that DejaVu lacks are drawn from its math.
+LATEX_PREAMBLE = r"""
+\usepackage{etoolbox}
+\setlength{\emergencystretch}{3em}
+\AtBeginEnvironment{tabulary}{\footnotesize\setlength{\tymin}{5em}}
+\makeatletter
+\DeclareRobustCommand{\_}{%
+  \ifmmode\nfss@text{\textunderscore}\else\textunderscore\allowbreak\fi}
+\makeatother
+\usepackage{newunicodechar}
+\newunicodechar{✅}{\ensuremath{\checkmark}}
+\newunicodechar{❌}{\ensuremath{\times}}
+"""
+
+
 def _latex_settings(app, config) -> None:
     folder = Path(app.confdir)
     config.release = f"{_version(folder)} (commit {_commit(folder)})"
@@ -73,11 +90,11 @@ def _latex_settings(app, config) -> None:
     )
     preamble = elements.get("preamble", "")
     # Wide tables shrink to the text width instead of running off the page.
-    elements["preamble"] = preamble + (
-        "\n\\usepackage{etoolbox}\n\\setlength{\\emergencystretch}{3em}\n"
-        "\\AtBeginEnvironment{tabulary}{\\small}\n"
-    )
+    elements["preamble"] = preamble + LATEX_PREAMBLE
     config.latex_elements = elements
+    extra = list(config.latex_additional_files or [])
+    bbm = str(Path(__file__).parent / "latex" / "bbm.sty")
+    config.latex_additional_files = [*extra, bbm]
 
 
 def setup(app):

@@ -164,6 +164,9 @@ def check_pdf(pdf: Path, log: Path, book: Path) -> list[str]:
     log_text = log.read_text(errors="replace") if log.is_file() else ""
     errors = [line for line in log_text.splitlines() if line.startswith("! ")]
     problems += [f"LaTeX error: {line}" for line in errors[:10]]
+    missing = sorted(set(re.findall(r"Missing character: There is no (.+?) in font",
+                                    log_text)))
+    problems += [f"a character no font of the PDF has: {m}" for m in missing]
     if not pdf.is_file():
         return problems + [f"no PDF at {pdf}"]
     text = subprocess.run(

@@ -466,7 +466,7 @@ async def check_page(
             )
         if shots:
             name = report.path.replace("/", "-").removesuffix(".html")
-            await page.screenshot(path=str(shots / f"{name}-1400.png"), full_page=True)
+            await page.screenshot(path=str(shots / f"{name}-1400.png"), full_page=True, timeout=120_000)
         await page.evaluate(PAGE_JS, "unfold")
         desk = await page.evaluate(PAGE_JS, "desk")
         report.defects += [f"at 1400 px: {d}" for d in desk["overflow"]]
@@ -480,7 +480,7 @@ async def check_page(
         report.defects += transparent_on_dark(page_path, dark["images"])
         if shots:
             await page.screenshot(
-                path=str(shots / f"{name}-dark-1400.png"), full_page=True
+                path=str(shots / f"{name}-dark-1400.png"), full_page=True, timeout=120_000
             )
         await page.set_viewport_size({"width": PHONE, "height": SCREEN_HEIGHT})
         await page.wait_for_timeout(100)
@@ -491,13 +491,13 @@ async def check_page(
                 " d.open = false; }"
             )
             await page.screenshot(
-                path=str(shots / f"{name}-dark-400.png"), full_page=True
+                path=str(shots / f"{name}-dark-400.png"), full_page=True, timeout=120_000
             )
             await page.evaluate(
                 "() => { document.documentElement.dataset.theme = 'light';"
                 " document.documentElement.dataset.mode = 'light'; }"
             )
-            await page.screenshot(path=str(shots / f"{name}-400.png"), full_page=True)
+            await page.screenshot(path=str(shots / f"{name}-400.png"), full_page=True, timeout=120_000)
     finally:
         await page.close()
     return report
