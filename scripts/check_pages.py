@@ -14,6 +14,8 @@ MathJax 3 served from a local copy (npm ``mathjax@MATHJAX_VERSION`` installed in
 - in the theme's dark mode (at 1400 px, as its toggle sets it): any visible text or
   equation whose contrast with the background it is drawn on is below WCAG AA (4.5:1;
   3:1 for large text), and any figure with see-through pixels on a dark background;
+- with ``--pdf``: a page without a link to its edition's PDF, or a link to a PDF that is
+  not there;
 - at 400 px (still dark): the page itself scrolling sideways, or a wide element not in a
   box of its own that scrolls;
 - raw TeX in the rendered text (``$``, ``\\frac``, ``\\begin``...), a MathJax error, an
@@ -393,6 +395,27 @@ async (phase) => {
 """.replace("%MIN_SCALE%", str(MIN_IMAGE_SCALE))
 
 
+async def screenshot(page, path: Path) -> None:
+    """A full-page screenshot (a long unfolded page takes a while under load)."""
+    await page.screenshot(path=str(path), full_page=True, timeout=120_000)
+
+
+async def pdf_link_defects(page, page_path: Path) -> list[str]:
+    """The page links its edition's PDF (the download menu, _ext/book_pdf.py), and the
+    PDF is there (scripts/build-pdf copies it beside the HTML)."""
+    hrefs = await page.evaluate(
+        "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))"
+        ".filter(h => h && /adaptive-optimizers-[a-z]+\\.pdf$/.test(h))"
+    )
+    if not hrefs:
+        return ["no link to the book's PDF"]
+    return [
+        f"the PDF link {href} leads nowhere (run scripts/build-pdf)"
+        for href in sorted(set(hrefs))
+        if not (page_path.parent / href).resolve().is_file()
+    ]
+
+
 def transparent_on_dark(page_path: Path, images: list[dict]) -> list[str]:
     """Images with see-through pixels drawn on a dark background: a figure whose black
     text or lines would vanish in dark mode (a figure on a white canvas is a light panel
@@ -438,7 +461,12 @@ async def route_requests(route, es5: Path) -> None:
 
 
 async def check_page(
-    context, page_path: Path, folder: Path, labels: set[str], shots: Path | None
+    context,
+    page_path: Path,
+    folder: Path,
+    labels: set[str],
+    shots: Path | None,
+    pdf: bool = False,
 ) -> PageReport:
     report = PageReport(folder, str(page_path.relative_to(folder)))
     page = await context.new_page()
@@ -466,7 +494,7 @@ async def check_page(
             )
         if shots:
             name = report.path.replace("/", "-").removesuffix(".html")
-            await page.screenshot(path=str(shots / f"{name}-1400.png"), full_page=True, timeout=120_000)
+            await screenshot(page, shots / f"{name}-1400.png")
         await page.evaluate(PAGE_JS, "unfold")
         desk = await page.evaluate(PAGE_JS, "desk")
         report.defects += [f"at 1400 px: {d}" for d in desk["overflow"]]
@@ -475,13 +503,13 @@ async def check_page(
         report.defects += text_defects(
             {k: desk[k] for k in ("prose", "printed", "output")}, labels
         )
+        if pdf:
+            report.defects += await pdf_link_defects(page, page_path)
         dark = await page.evaluate(PAGE_JS, "dark")
         report.defects += [f"dark mode: {d}" for d in dark["low"]]
         report.defects += transparent_on_dark(page_path, dark["images"])
         if shots:
-            await page.screenshot(
-                path=str(shots / f"{name}-dark-1400.png"), full_page=True, timeout=120_000
-            )
+            await screenshot(page, shots / f"{name}-dark-1400.png")
         await page.set_viewport_size({"width": PHONE, "height": SCREEN_HEIGHT})
         await page.wait_for_timeout(100)
         report.defects += (await page.evaluate(PAGE_JS, "phone"))["defects"]
@@ -490,21 +518,19 @@ async def check_page(
                 "() => { for (const d of document.querySelectorAll('details'))"
                 " d.open = false; }"
             )
-            await page.screenshot(
-                path=str(shots / f"{name}-dark-400.png"), full_page=True, timeout=120_000
-            )
+            await screenshot(page, shots / f"{name}-dark-400.png")
             await page.evaluate(
                 "() => { document.documentElement.dataset.theme = 'light';"
                 " document.documentElement.dataset.mode = 'light'; }"
             )
-            await page.screenshot(path=str(shots / f"{name}-400.png"), full_page=True, timeout=120_000)
+            await screenshot(page, shots / f"{name}-400.png")
     finally:
         await page.close()
     return report
 
 
 async def check_folders(
-    folders: list[Path], jobs: int, shots: Path | None
+    folders: list[Path], jobs: int, shots: Path | None, pdf: bool = False
 ) -> list[PageReport]:
     from playwright.async_api import async_playwright
 
@@ -524,7 +550,9 @@ async def check_folders(
 
         async def one(page_path: Path, folder: Path, labels: set[str]) -> PageReport:
             async with limit:
-                return await check_page(context, page_path, folder, labels, shots)
+                return await check_page(
+                    context, page_path, folder, labels, shots, pdf
+                )
 
         tasks = []
         for folder in folders:
@@ -540,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+", type=Path, help="built html folders")
     parser.add_argument("--jobs", type=int, default=3, help="pages open at once")
     parser.add_argument("--shots", type=Path, help="save full-page screenshots here")
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="every page must link its edition's PDF, and the PDF must be there",
+    )
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"check_pages: {CHROMIUM} is missing (apt-get install chromium)")
@@ -551,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.shots:
         args.shots.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    reports = asyncio.run(check_folders(args.folders, args.jobs, args.shots))
+    reports = asyncio.run(
+        check_folders(args.folders, args.jobs, args.shots, pdf=args.pdf)
+    )
     failed = 0
     for folder in args.folders:
         print(f"== {folder}")
