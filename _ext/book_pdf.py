@@ -5,6 +5,8 @@
   *this edition* at the site's root (``pdf_filename``): the full book's PDF on the full
   book, the students' PDF on the students' edition, which never links the full one.
   ``scripts/build-pdf`` builds the PDF and copies it there.
+- ``{on-the-web}``: a sentence for the PDF only, under a figure that moves on the web
+  (an animation, the optimizer lab), with the web page's address.
 - LaTeX: the title page shows the version and the commit (``release``), XeLaTeX with
   DejaVu fonts, code lines wrapped at the page's width.
 
@@ -14,7 +16,12 @@ sets): ``PDF_NAMES``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.util.docutils import SphinxDirective
 
 try:  # the footer's version and commit, one parser for both
     from book_version import _commit, _version
@@ -30,6 +37,40 @@ PDF_NAMES = {
 def pdf_name(config) -> str:
     """The PDF's file name for this edition (the students' one when solutions hide)."""
     return PDF_NAMES[bool(getattr(config, "hide_solutions", False))]
+
+
+def site_url(config) -> str:
+    """The address of the published edition: ``html_baseurl`` when set, else GitHub
+    Pages' address for the repository (``https://OWNER.github.io/REPO/``), the address
+    the publish workflow deploys to."""
+    if getattr(config, "html_baseurl", ""):
+        return config.html_baseurl.rstrip("/") + "/"
+    repo = (config.html_theme_options or {}).get("repository_url", "")
+    m = re.match(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?$", repo)
+    return f"https://{m[1].lower()}.github.io/{m[2]}/" if m else ""
+
+
+class OnTheWeb(SphinxDirective):
+    """In the PDF only: what the figure above does on the web page (an animation, an
+    interactive figure), with the page's address. Nothing in the HTML.
+
+    ```{on-the-web}
+    The figure above is the last frame of an animation.
+    ```
+    """
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        only = addnodes.only(expr="latex")
+        self.state.nested_parse(self.content, self.content_offset, only)
+        url = site_url(self.config) + self.env.docname + ".html"
+        para = nodes.paragraph()
+        para += nodes.Text("It plays on the book's web page: ")
+        para += nodes.reference(url, url, refuri=url)
+        para += nodes.Text(".")
+        only += para
+        return [only]
 
 
 def _add_pdf_button(app, pagename, templatename, context, doctree) -> None:
@@ -98,6 +139,7 @@ def _latex_settings(app, config) -> None:
 
 
 def setup(app):
+    app.add_directive("on-the-web", OnTheWeb)
     app.connect("config-inited", _latex_settings)
     app.connect("html-page-context", _add_pdf_button, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

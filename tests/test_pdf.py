@@ -103,3 +103,11 @@ def test_check_pdf_finds_missing_titles_raw_tex_and_errors(tmp_path):
     assert any("'Adam, the $m_t$ and $v_t$'" in p for p in problems)
     assert not any("Gradient descent" in p for p in problems)
     assert any("raw markup" in p and "\\frac" in p for p in problems)
+
+
+def test_the_web_address_follows_the_repository_or_the_base_url():
+    repo = {"repository_url": "https://github.com/My-Course/students"}
+    config = SimpleNamespace(html_baseurl="", html_theme_options=repo)
+    assert book_pdf.site_url(config) == "https://my-course.github.io/students/"
+    config.html_baseurl = "https://example.org/book"
+    assert book_pdf.site_url(config) == "https://example.org/book/"
