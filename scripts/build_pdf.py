@@ -184,6 +184,15 @@ def check_pdf(pdf: Path, log: Path, book: Path) -> list[str]:
     return problems
 
 
+def hides_solutions(book: Path) -> bool:
+    """Whether a book is the students' edition (its _config.yml hides solutions): the
+    name of its PDF, which its pages link (_ext/book_pdf.py)."""
+    import yaml
+
+    config = yaml.safe_load((book / "_config.yml").read_text())
+    return bool(config.get("sphinx", {}).get("config", {}).get("hide_solutions"))
+
+
 def pdf_pages(pdf: Path) -> int:
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     m = re.search(r"(?m)^Pages:\s+(\d+)", info)
@@ -233,7 +242,7 @@ def build_edition(edition: str, students_out: Path, check: bool) -> bool:
     for p in problems:
         print(f"  {p}")
     if pdf.is_file():
-        name = PDF_NAMES[edition == "students"]
+        name = PDF_NAMES[hides_solutions(book)]
         if html.is_dir():
             shutil.copyfile(pdf, html / name)
         print(f"build-pdf: {edition}: {pdf} ({pdf_pages(pdf)} pages, "
