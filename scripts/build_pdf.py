@@ -199,17 +199,33 @@ def pdf_pages(pdf: Path) -> int:
     return int(m[1]) if m else 0
 
 
-def leak_check(pdf: Path, students_out: Path) -> int:
-    """The students' leak check (scripts/check_release.py) over the PDF's text."""
+def leak_check(pdf: Path, quiet: bool = False) -> int:
+    """The students' leak check (scripts/check_release.py) over the PDF's text: its exit
+    status (1 when it found solution text)."""
     with tempfile.TemporaryDirectory() as tmp:
         text = subprocess.run(
             ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
             text=True, check=True,
         ).stdout
-        (Path(tmp) / "students-pdf.txt").write_text(text)
-        return subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "check_release.py"), tmp]
-        ).returncode
+        (Path(tmp) / f"{pdf.stem}.txt").write_text(text)
+        cmd = [sys.executable, str(ROOT / "scripts" / "check_release.py"), tmp]
+        full_html = ROOT / "_build" / "html"
+        if full_html.is_dir():
+            cmd += ["--full-html", str(full_html)]
+        return subprocess.run(cmd, capture_output=quiet).returncode
+
+
+def leak_check_sees_the_full_pdf() -> bool:
+    """The negative control: the full book's PDF, which shows every solution, must fail
+    the same leak check (so the check reads a PDF's text at all). True when it does, or
+    when the full PDF was not built."""
+    full = ROOT / "_build" / "latex" / "book.pdf"
+    if not full.is_file():
+        return True
+    found = leak_check(full, quiet=True) != 0
+    print(f"build-pdf: the leak check {'finds' if found else 'DOES NOT FIND'} the "
+          "solutions in the full book's PDF (negative control)")
+    return found
 
 
 def build_edition(edition: str, students_out: Path, check: bool) -> bool:
@@ -249,7 +265,7 @@ def build_edition(edition: str, students_out: Path, check: bool) -> bool:
               f"{pdf.stat().st_size / 2**20:.1f} MB) -> {html / name}")
     ok = not problems
     if check and edition == "students" and pdf.is_file():
-        ok = leak_check(pdf, students_out) == 0 and ok
+        ok = leak_check(pdf) == 0 and leak_check_sees_the_full_pdf() and ok
     print(f"build-pdf: {edition}: {'ok' if ok else 'FAILED'} "
           f"in {time.monotonic() - t0:.0f} s")
     return ok
