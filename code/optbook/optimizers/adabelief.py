@@ -71,8 +71,8 @@ def rectification(beta2: float, t: int) -> tuple[float, float | None]:
 
     r_t is RAdam's rectifier (``optbook.optimizers.radam.rectifier``); the factor
     sqrt(1 - beta2^t) is the bias correction of s_t, which the package folds in.
-    Returns (rho_t, r_t sqrt(1 - beta2^t)), with None for the factor while rho_t < 5 (the
-    package's threshold): no adaptive step is taken yet.
+    Returns (rho_t, r_t sqrt(1 - beta2^t)), with None for the factor while rho_t < 5
+    (the package's threshold): no adaptive step is taken yet.
     """
     beta2_t = beta2**t
     rho_inf = 2 / (1 - beta2) - 1  # (belief.6)
