@@ -340,3 +340,18 @@ def test_lion_state_dict_loads_into_the_package_and_back():
     theirs = ReferenceLion([param], lr=1e-2)
     theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
     assert torch.equal(theirs.state[param]["exp_avg"], ours.state[param]["exp_avg"])
+
+
+def test_the_rectifier_is_one_definition_in_radam_and_adabelief():
+    """r_t of RAdam's paper; AdaBelief's package multiplies it by sqrt(1 - beta2^t)."""
+    from optbook.optimizers.adabelief import rectification
+    from optbook.optimizers.radam import rectifier
+
+    for beta2 in (0.999, 0.99):
+        for t in range(6, 3000, 13):
+            factor = rectification(beta2, t)[1]
+            assert factor == pytest.approx(rectifier(beta2, t) * (1 - beta2**t) ** 0.5,
+                                           rel=1e-12)
+    assert rectifier(0.999, 5) is None and rectifier(0.999, 6) is not None
+    # within a 200-step budget RAdam is still in its warm-up: r_t stays below a third
+    assert max(rectifier(0.999, t) for t in range(6, 201)) < 1 / 3

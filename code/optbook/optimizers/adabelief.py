@@ -66,10 +66,13 @@ from optbook.optimizers.base import (
 
 
 def rectification(beta2: float, t: int) -> tuple[float, float | None]:
-    """RAdam's rho_t, the length of the moving average, and its ratio r_t (belief.6-7).
+    """RAdam's rho_t, the length of the moving average, and the package's step factor
+    r_t sqrt(1 - beta2^t) (belief.6-7).
 
-    Returns (rho_t, r_t), with r_t = None while rho_t < 5: the variance of the adaptive
-    step is not yet trusted, and no adaptive step is taken.
+    r_t is RAdam's rectifier (``optbook.optimizers.radam.rectifier``); the factor
+    sqrt(1 - beta2^t) is the bias correction of s_t, which the package folds in.
+    Returns (rho_t, r_t sqrt(1 - beta2^t)), with None for the factor while rho_t < 5
+    (the package's threshold): no adaptive step is taken yet.
     """
     beta2_t = beta2**t
     rho_inf = 2 / (1 - beta2) - 1  # (belief.6)

@@ -12,14 +12,19 @@ The chapter "After AdamW" derives these equations (Liu et al., 2020):
     (radam.5)  r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf
                           / ((rho_inf - 4)(rho_inf - 2) rho_t))
     (radam.6)  theta = theta - lr m_hat r_t sqrt(1 - beta2^t) / (sqrt(v_t) + eps)
-               if rho_t > 5 (the variance of the adaptive step is finite), else
+               if rho_t > 5, else
     (radam.7)  theta = theta - lr m_hat                    (SGD with momentum)
+
+r_t is the paper's rectifier, without the bias correction sqrt(1 - beta2^t), which
+(radam.6) applies separately. The variance of the adaptive step is finite for rho_t > 4
+(the paper's condition); the threshold 5 is torch's choice, and the official code's.
 
 Reference: torch.optim.RAdam (same arguments, same defaults).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -39,6 +44,16 @@ def rho(beta2: float, t: float) -> tuple[float, float]:
     """(radam.4): the length of the SMA, at infinity and at step t."""
     rho_inf = 2 / (1 - beta2) - 1
     return rho_inf, rho_inf - 2 * t * (beta2**t) / (1 - beta2**t)
+
+
+def rectifier(beta2: float, t: float) -> float | None:
+    """(radam.5): the rectifier r_t at step t, or None where torch takes the SGD step
+    (rho_t <= 5)."""
+    rho_inf, rho_t = rho(beta2, t)
+    if rho_t <= 5:
+        return None
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
+                     / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
 
 
 class RAdam(PerParameterOptimizer):
