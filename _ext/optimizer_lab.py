@@ -114,6 +114,8 @@ def add_assets(app, pagename, templatename, context, doctree) -> None:
 def copy_assets(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
+    if not any(meta.get("optimizer_lab") for meta in app.env.metadata.values()):
+        return  # no page holds a lab
     source = lab_sources(app.confdir)
     target = Path(app.outdir) / "_static" / "optlab"
     target.mkdir(parents=True, exist_ok=True)

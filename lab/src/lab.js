@@ -275,10 +275,10 @@
       }
     }
 
-    setSurface(key, start) {
+    setSurface(key, point) {
       this.surface = SURFACES[key];
       this.surfaceSelect.value = key;
-      this.start = (start || this.surface.start).slice();
+      this.start = (point || this.surface.start).slice();
       this.background = null;
     }
 
@@ -332,7 +332,8 @@
 
     toPixel(x, y) {
       const [[x0, x1], [y0, y1]] = this.surface.view;
-      return [((x - x0) / (x1 - x0)) * this.width, ((y1 - y) / (y1 - y0)) * this.height];
+      return [((x - x0) / (x1 - x0)) * this.width,
+        ((y1 - y) / (y1 - y0)) * this.height];
     }
 
     clickStart(event) {
@@ -375,7 +376,8 @@
             return;
           }
           const t0 = performance.now();
-          this.k = Math.min(this.steps, this.k + Math.max(1, Math.round(this.steps / 240)));
+          const stride = Math.max(1, Math.round(this.steps / 240));
+          this.k = Math.min(this.steps, this.k + stride);
           this.draw();
           this.frameTimes.push(performance.now() - t0);
           if (this.k >= this.steps) {
@@ -538,7 +540,8 @@
           last = t;
         }
         ctx.stroke();
-        const [px, py] = this.toPixel(path.points[2 * last], path.points[2 * last + 1]);
+        const [px, py] = this.toPixel(path.points[2 * last],
+          path.points[2 * last + 1]);
         ctx.fillStyle = colors.method(name);
         ctx.beginPath();
         ctx.arc(px, py, 4.5, 0, 2 * Math.PI);
@@ -554,7 +557,7 @@
       ctx.beginPath();
       ctx.arc(sx, sy, 4, 0, 2 * Math.PI);
       ctx.fill();
-      this.map.setAttribute("aria-label", `Contours of ${this.surface.label} with the ` +
+      this.map.setAttribute("aria-label", `Contours of ${this.surface.label}, the ` +
         `paths of ${shown.join(", ") || "no optimizer"} from the start ` +
         `(${this.start[0]}, ${this.start[1]}), step ${k} of ${this.steps}. Click, ` +
         "tap or use the arrow keys to move the start.");

@@ -1,8 +1,8 @@
 /* The lab's presets: each stages one of the visualizing chapter's verdicts, or opens
  * the lab on an optimizer chapter's methods, and says how to break it. A learning rate
  * the caption calls "tuned" is the chapter's protocol's choice on that surface
- * (optbook.races.tune_lr over 10^(k/4), 32 starts, 200 steps). lab/tests/presets.test.js
- * checks that each verdict holds. */
+ * (optbook.races.tune_lr over 10^(k/4), 32 starts, 200 steps).
+ * lab/tests/presets.test.js checks that each verdict holds. */
 (function (root, factory) {
   "use strict";
   const presets = factory();
@@ -42,12 +42,14 @@
     },
     overshoot: {
       title: "Momentum overshoots",
-      caption: "Tuned learning rates on Beale's valley: heavy ball and Nesterov run " +
-        "past the minimum and come back; plain SGD does not. Break it: lower " +
-        "momentum's μ to 0.5.",
-      surface: "beale",
+      caption: "The ill-conditioned quadratic at the learning rates tuned for it: " +
+        "heavy ball and Nesterov run past the minimum along the flat valley and " +
+        "come back; plain SGD never passes it. Try μ = 0.5.",
+      surface: "quadratic",
       steps: 200,
-      methods: lrs(TUNED_BEALE, ["SGD", "momentum", "Nesterov"]),
+      methods: {
+        SGD: { lr: 0.0562 }, momentum: { lr: 0.0178 }, Nesterov: { lr: 0.0562 },
+      },
     },
     escape: {
       title: "Escaping the local well",
@@ -114,22 +116,25 @@
     },
     adabelief_adamw: {
       title: "Weight decay: Adam's L2 against AdamW's decoupled decay",
-      caption: "The same λ = 0.1 as an L2 penalty through the gradient (Adam) and as " +
-        "a shrinking of the weights (AdamW): the penalty is rescaled by Adam's " +
-        "denominator, the decoupled decay is not. AdaBelief decays like AdamW.",
-      surface: "rosenbrock",
+      caption: "The same λ = 0.1 on the ill-conditioned quadratic, as an L2 penalty " +
+        "through the gradient (Adam) and as a shrinking of the weights (AdamW, and " +
+        "AdaBelief): the penalty is divided by Adam's denominator, the decoupled " +
+        "decay is not, and AdamW ends nearer the origin. Set λ to 0 for both.",
+      surface: "quadratic",
       steps: 200,
       methods: {
-        Adam: { lr: 0.0562, weight_decay: 0.1 },
-        AdamW: { lr: 0.0562, weight_decay: 0.1 },
-        AdaBelief: { lr: 0.0562, weight_decay: 0.1 },
+        Adam: { lr: 0.0316, weight_decay: 0.1 },
+        AdamW: { lr: 0.0316, weight_decay: 0.1 },
+        AdaBelief: { lr: 0.0316, weight_decay: 0.1 },
       },
     },
     adabelief: {
       title: "AdaBelief against Adam",
-      caption: "AdaBelief divides by the spread of the gradient around its average " +
-        "instead of its size: on Beale's curved valley, where the gradient turns, " +
-        "its steps differ from Adam's. Each at its tuned learning rate.",
+      caption: "Each at its tuned learning rate on Beale's function. AdaBelief " +
+        "divides by the spread of the gradient around its average: where the " +
+        "gradient is steady that spread, with ε = 1e-16, is tiny and the steps are " +
+        "huge. From this start it stalls; at lr 0.0316 it is thrown out. Try " +
+        "ε = 1e-8.",
       surface: "beale",
       steps: 200,
       methods: lrs(TUNED_BEALE, ["Adam", "AdaBelief"]),
