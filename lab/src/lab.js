@@ -210,7 +210,7 @@
           this.setEnabled(name, box.checked);
           this.recompute();
         });
-        const summary = el("summary", { "aria-label": `${name}'s settings` });
+        const summary = el("summary");
         const details = el("details", {}, summary);
         const sliders = {};
         for (const key of method.hyper) {
@@ -305,6 +305,7 @@
         parts.push(`${HYPER[key].short} ${show(h[key])}`);
       }
       summary.textContent = parts.join(" · ");
+      summary.setAttribute("aria-label", `${name}'s settings: ${parts.join(", ")}`);
     }
 
     recompute(only) {

@@ -157,6 +157,9 @@ def torch_path(case, sqrt=None):
     return path.points.numpy(), path.losses.numpy()
 
 
+NO_SQRT = ("SGD", "momentum", "Nesterov", "AdaMax")
+
+
 def same_finite_steps(a, b) -> bool:
     return all(np.array_equal(np.isfinite(x), np.isfinite(y))
                for x, y in zip(a, b, strict=True))
@@ -190,7 +193,8 @@ def test_every_path_equals_run_path():
     for case, lab in zip(case_list, js, strict=True):
         name = f"{case['method']} on {case['surface']}, {case['hyper']}"
         reference = torch_path(case)
-        ieee = torch_path(case, ieee_sqrt)
+        # only the adaptive methods take a square root
+        ieee = reference if case["method"] in NO_SQRT else torch_path(case, ieee_sqrt)
         for ref, label in ((ieee, "with IEEE sqrt"), (reference, "as it is")):
             if not same_finite_steps(ref, lab):
                 failures.append(f"{name}: leaves the finite numbers at another step "
