@@ -182,10 +182,14 @@
         el("div", { class: "optlab-bar" },
           el("label", { for: `${id}-preset`, text: "Preset" }), this.presetSelect),
         el("div", { class: "optlab-bar" },
-          el("label", { for: `${id}-surface`, text: "Surface" }), this.surfaceSelect,
-          el("label", { for: `${id}-steps`, text: "Steps" }), this.stepsSelect),
-        el("div", { class: "optlab-bar optlab-transport" },
-          this.playButton, stepButton, resetButton, this.counter),
+          el("span", { class: "optlab-group" },
+            el("label", { for: `${id}-surface`, text: "Surface" }),
+            this.surfaceSelect),
+          el("span", { class: "optlab-group" },
+            el("label", { for: `${id}-steps`, text: "Steps" }), this.stepsSelect),
+          el("span", { class: "optlab-group" },
+            this.playButton, stepButton, resetButton),
+          this.counter),
       );
       this.caption = el("p", { class: "optlab-caption", "aria-live": "polite" });
       root.append(this.caption);
@@ -198,9 +202,11 @@
         "aria-label": "The loss minus its minimum against the step, log scale" });
       root.append(
         el("p", { class: "optlab-hint", text: "Click or tap the map to start there " +
-          "(or focus it and use the arrow keys)." }),
+          "(or focus it: arrow keys move the start, Enter plays)." }),
         el("div", { class: "optlab-figures" }, this.map, this.loss));
 
+      const legend = el("fieldset", { class: "optlab-legend" },
+        el("legend", { text: "Optimizers (tick to show)" }));
       const list = el("div", { class: "optlab-methods" });
       this.cards = {};
       NAMES.forEach((name, index) => {
@@ -210,46 +216,52 @@
           this.setEnabled(name, box.checked);
           this.recompute();
         });
-        const summary = el("summary");
-        const details = el("details", {}, summary);
+        const key = el("label", { class: "optlab-key", for: `${id}-on-${name}` },
+          box, el("span", { class: "optlab-swatch", "aria-hidden": "true" }),
+          el("span", { text: name }));
+        const values = el("p", { class: "optlab-values" });
+        const status = el("span", { class: "optlab-status" });
+        const card = el("div", { class: "optlab-card", role: "group",
+          "aria-label": `${name}'s settings` },
+        el("div", { class: "optlab-card-head" },
+          el("span", { class: "optlab-swatch", "aria-hidden": "true" }),
+          el("strong", { text: name }), status),
+        values);
         const sliders = {};
-        for (const key of method.hyper) {
-          const spec = HYPER[key];
-          let values = spec.values;
-          const floor = method.minimum && method.minimum[key];
+        for (const hkey of method.hyper) {
+          const spec = HYPER[hkey];
+          let ladder = spec.values;
+          const floor = method.minimum && method.minimum[hkey];
           if (floor !== undefined) {
-            values = values.filter((v) => v >= floor);
+            ladder = ladder.filter((v) => v >= floor);
           }
-          const sid = `${id}-${name}-${key}`;
+          const sid = `${id}-${name}-${hkey}`;
           const input = el("input", { type: "range", id: sid, min: "0",
-            max: String(values.length - 1), step: "1" });
+            max: String(ladder.length - 1), step: "1" });
           const out = el("output", { for: sid });
           input.addEventListener("input", () => {
-            this.setHyper(name, key, values[Number(input.value)]);
+            this.setHyper(name, hkey, ladder[Number(input.value)]);
             this.recompute(name);
           });
-          sliders[key] = { input, out, values };
-          details.append(el("div", { class: "optlab-slider" },
-            el("label", { for: sid, text: spec.label + (spec.log ? " (log)" : "") }),
+          sliders[hkey] = { input, out, values: ladder };
+          card.append(el("div", { class: "optlab-slider" },
+            el("label", { for: sid,
+              text: `${name}: ${spec.label}${spec.log ? " (log)" : ""}` }),
             input, out));
         }
-        const card = el("div", { class: "optlab-card" },
-          el("div", { class: "optlab-card-head" },
-            box,
-            el("span", { class: "optlab-swatch", "aria-hidden": "true" }),
-            el("label", { for: `${id}-on-${name}`, text: name }),
-            el("span", { class: "optlab-status" })),
-          details);
-        card.style.setProperty("--optlab-c", method.color);
-        card.style.setProperty("--optlab-c-dark", DARK[index]);
-        card.dataset.method = name;
-        card.dataset.index = String(index);
-        this.cards[name] = { card, box, summary, sliders, status:
-          card.querySelector(".optlab-status") };
+        for (const node of [key, card]) {
+          node.style.setProperty("--optlab-c", method.color);
+          node.style.setProperty("--optlab-c-dark", DARK[index]);
+          node.dataset.method = name;
+        }
+        this.cards[name] = { card, key, box, summary: values, sliders, status };
+        legend.append(key);
         list.append(card);
       });
-      root.append(el("div", { class: "optlab-legend-title", text:
-        "Optimizers (the legend): tick to show, open for their settings" }), list);
+      this.settings = el("details", { class: "optlab-settings" },
+        el("summary", { text: "Settings of each optimizer: learning rate, " +
+          "momentum or β1, β2 or α, ε, weight decay" }), list);
+      root.append(legend, this.settings);
     }
 
     // -- state -------------------------------------------------------------------
@@ -286,6 +298,7 @@
       this.enabled[name] = on;
       this.cards[name].box.checked = on;
       this.cards[name].card.classList.toggle("optlab-off", !on);
+      this.cards[name].key.classList.toggle("optlab-off", !on);
     }
 
     setHyper(name, key, value) {
@@ -305,7 +318,6 @@
         parts.push(`${HYPER[key].short} ${show(h[key])}`);
       }
       summary.textContent = parts.join(" · ");
-      summary.setAttribute("aria-label", `${name}'s settings: ${parts.join(", ")}`);
     }
 
     recompute(only) {
@@ -429,11 +441,14 @@
     layout() {
       const width = Math.max(200, Math.floor(this.root.clientWidth));
       const [[x0, x1], [y0, y1]] = this.surface.view;
-      const aspect = Math.min(0.75, Math.max(0.5, (y1 - y0) / (x1 - x0)));
+      // the view's own shape on a phone (height to spare), flatter on a desktop
+      const own = (y1 - y0) / (x1 - x0);
+      const aspect = width < 600 ? Math.min(0.9, Math.max(0.5, own))
+        : Math.min(0.62, Math.max(0.45, own));
       this.width = width;
       this.height = Math.round(width * aspect);
       this.lossWidth = width;
-      this.lossHeight = Math.round(Math.min(220, Math.max(150, width * 0.3)));
+      this.lossHeight = Math.round(Math.min(180, Math.max(150, width * 0.25)));
       const dpr = window.devicePixelRatio || 1;
       for (const [canvas, w, h] of [[this.map, this.width, this.height],
         [this.loss, this.lossWidth, this.lossHeight]]) {
@@ -477,6 +492,13 @@
         }
       }
       ctx.stroke();
+      ctx.fillStyle = colors.axis;
+      ctx.font = "12px sans-serif";
+      ctx.fillText(`x ${x0} … ${x1}, y ${y0} … ${y1}`, 6, this.height - 6);
+      this.background = canvas;
+    }
+
+    drawMarks(ctx, colors) {
       const star = (point, fill) => {
         const [px, py] = this.toPixel(point[0], point[1]);
         ctx.beginPath();
@@ -495,10 +517,6 @@
       if (this.surface.local) {
         star(this.surface.local, colors.bg);
       }
-      ctx.fillStyle = colors.axis;
-      ctx.font = "12px sans-serif";
-      ctx.fillText(`x ${x0} … ${x1}, y ${y0} … ${y1}`, 6, this.height - 6);
-      this.background = canvas;
     }
 
     draw() {
@@ -553,6 +571,8 @@
         shown.push(name);
         this.status(name, path, k);
       }
+      ctx.lineWidth = 1;
+      this.drawMarks(ctx, colors);
       const [sx, sy] = this.toPixel(this.start[0], this.start[1]);
       ctx.fillStyle = colors.fg;
       ctx.beginPath();

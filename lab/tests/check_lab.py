@@ -121,18 +121,31 @@ def check(page_path: Path, shots: Path | None) -> list[str]:
             return page
 
         def shoot(page, name):
-            if shots:
-                shots.mkdir(parents=True, exist_ok=True)
-                page.locator(".optlab").first.screenshot(path=str(shots / name))
+            """The lab as a reader sees it: the page scrolled to it, the theme's
+            header in place, the window tall enough to show all of it."""
+            if not shots:
+                return
+            shots.mkdir(parents=True, exist_ok=True)
+            page.evaluate("() => document.activeElement?.blur()")
+            width = page.viewport_size["width"]
+            height = page.evaluate("() => document.querySelector('.optlab')"
+                                   ".getBoundingClientRect().height")
+            page.set_viewport_size({"width": width, "height": int(height) + 160})
+            page.evaluate("""() => { const lab = document.querySelector('.optlab');
+                window.scrollBy(0, lab.getBoundingClientRect().top - 120); }""")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(shots / name))
+            page.set_viewport_size({"width": width, "height": 900})
 
         # -- 1400 px, light -------------------------------------------------------
         page = open_page(1400)
         lab = page.locator(".optlab").first
         lab.scroll_into_view_if_needed()
         shoot(page, "lab-1400-light.png")
-        box = page.locator(".optlab-map").first.bounding_box()
+        mapped = page.locator(".optlab-map").first
+        box = mapped.bounding_box()
         before = page.evaluate(f"() => {LAB}.start")
-        page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.4 * box["height"])
+        mapped.click(position={"x": 0.3 * box["width"], "y": 0.4 * box["height"]})
         after = page.evaluate(f"() => {LAB}.start")
         first = page.evaluate(f"""() => {{ const n = Object.keys({LAB}.paths)[0];
             const p = {LAB}.paths[n].points; return [p[0], p[1]]; }}""")
@@ -148,13 +161,14 @@ def check(page_path: Path, shots: Path | None) -> list[str]:
         # a slider, from the keyboard
         page.select_option(".optlab select >> nth=0", "escape")
         old = final_point(page, "Adam")
+        page.locator(".optlab-settings > summary").first.click()
         card = page.locator('.optlab-card[data-method="Adam"]').first
-        card.locator("summary").click()
         card.locator("input[type=range]").first.focus()
         page.keyboard.press("ArrowLeft")
         new = final_point(page, "Adam")
         if old == new:
             problems.append("moving Adam's lr slider did not change its path")
+        shoot(page, "lab-1400-settings-open.png")
         shown = card.locator("output").first.inner_text()
         if not shown:
             problems.append("the slider shows no value")
@@ -193,7 +207,7 @@ def check(page_path: Path, shots: Path | None) -> list[str]:
         # ten optimizers x 500 steps: the frame time
         page.select_option(".optlab select >> nth=0", "tuned")
         page.select_option(".optlab select >> nth=2", "500")
-        for box_ in page.locator(".optlab-card input[type=checkbox]").all():
+        for box_ in page.locator(".optlab-legend input[type=checkbox]").all():
             if not box_.is_checked():
                 box_.check()
         enabled = page.evaluate(f"() => Object.keys({LAB}.paths).length")
@@ -234,11 +248,9 @@ def check(page_path: Path, shots: Path | None) -> list[str]:
                 problems.append(f"400 px: cut off: {overflow}")
             if not dark:
                 mapbox = page.locator(".optlab-map").first
-                mapbox.scroll_into_view_if_needed()
                 b = mapbox.bounding_box()
                 before = page.evaluate(f"() => {LAB}.start")
-                page.touchscreen.tap(b["x"] + 0.7 * b["width"],
-                                     b["y"] + 0.6 * b["height"])
+                mapbox.tap(position={"x": 0.7 * b["width"], "y": 0.6 * b["height"]})
                 if page.evaluate(f"() => {LAB}.start") == before:
                     problems.append("400 px: a tap did not set the start")
             page.locator(".optlab").first.scroll_into_view_if_needed()
