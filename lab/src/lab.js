@@ -537,6 +537,7 @@
       for (const name of NAMES) {
         const path = this.paths[name];
         if (!path) {
+          this.cards[name].status.textContent = "hidden";
           continue;
         }
         ctx.strokeStyle = colors.method(name);
