@@ -11,8 +11,13 @@ MathJax 3 served from a local copy (npm ``mathjax@MATHJAX_VERSION`` installed in
   (scrollWidth > clientWidth); an image shown below 80 % of its natural width (of its
   declared width, for a high-resolution image); a page taller than 15 screens (1400 x
   900 px; folded cells stay folded for this count);
-- at 400 px: the page itself scrolling sideways, or a wide element not in a box of its
-  own that scrolls;
+- in the theme's dark mode (at 1400 px, as its toggle sets it): any visible text or
+  equation whose contrast with the background it is drawn on is below WCAG AA (4.5:1;
+  3:1 for large text), and any figure with see-through pixels on a dark background;
+- with ``--pdf``: a page without a link to its edition's PDF, or a link to a PDF that is
+  not there;
+- at 400 px (still dark): the page itself scrolling sideways, or a wide element not in a
+  box of its own that scrolls;
 - raw TeX in the rendered text (``$``, ``\\frac``, ``\\begin``...), a MathJax error, an
   unresolved reference (``??``, ``{ref}``, ``{numref}``, ``{glue``, ``(label)``-style
   leftovers, "Exercise Exercise"), an RST role or double backticks in shown text.
@@ -278,6 +283,86 @@ async (phase) => {
     if (block) flush();
     return {overflow, small, mathErrors, ...texts};
   }
+  if (phase === 'dark') {
+    // The theme's dark mode, as its toggle sets it; then every visible text (and every
+    // equation) against the background it is drawn on: WCAG's contrast ratio.
+    document.documentElement.dataset.theme = 'dark';
+    document.documentElement.dataset.mode = 'dark';
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const rgba = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return [0, 0, 0, 0];
+      const v = m[1].split(/[\s,/]+/).filter(Boolean).map(Number);
+      return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1];
+    };
+    const over = (top, under) => {  // top composited over an opaque colour
+      const a = top[3];
+      return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+    };
+    const background = (e) => {
+      const layers = [];
+      for (let a = e; a; a = a.parentElement) {
+        const c = rgba(getComputedStyle(a).backgroundColor);
+        if (c[3] > 0) layers.push(c);
+        if (c[3] >= 1) break;
+      }
+      let base = [255, 255, 255, 1];
+      if (layers.length && layers[layers.length - 1][3] >= 1) base = layers.pop();
+      for (let i = layers.length - 1; i >= 0; i--) base = over(layers[i], base);
+      return base;
+    };
+    const lum = (c) => {
+      const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92
+                                      : Math.pow((v + 0.055) / 1.055, 2.4); };
+      return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+    };
+    const ratio = (a, b) => {
+      const [l1, l2] = [lum(a), lum(b)].sort((x, y) => y - x);
+      return (l1 + 0.05) / (l2 + 0.05);
+    };
+    const shown = (e) => {
+      if (!visible(e)) return false;
+      const r = e.getBoundingClientRect();
+      if (r.width < 2 || r.height < 2) return false;  // screen-reader-only text
+      for (let a = e; a; a = a.parentElement) {
+        const s = getComputedStyle(a);
+        if (s.visibility === 'hidden' || s.display === 'none' || +s.opacity === 0)
+          return false;
+      }
+      return true;
+    };
+    const low = [];
+    const seen = new Set();
+    const judge = (e, what) => {
+      if (seen.has(e) || !shown(e)) return;
+      seen.add(e);
+      const s = getComputedStyle(e);
+      const bg = background(e);
+      const fg = over(rgba(s.color), bg);
+      const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight) >= 700;
+      const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+      const r = ratio(fg, bg);
+      if (r < need)
+        low.push(`${what} "${snippet(e)}" has contrast ${r.toFixed(2)}:1 ` +
+                 `(at least ${need}:1): ${s.color} on ` +
+                 `rgb(${bg.slice(0, 3).map(Math.round)})`);
+    };
+    const skip = 'script, style, noscript, .headerlink, mjx-assistive-mml, mjx-merror';
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const p = n.parentElement;
+      if (!p || !n.textContent.trim() || p.closest(skip)) continue;
+      judge(p, 'text');
+    }
+    for (const e of main.querySelectorAll('mjx-container')) judge(e, 'equation');
+    const images = [];
+    for (const i of main.querySelectorAll('img')) {
+      if (!visible(i)) continue;
+      const bg = background(i.parentElement);
+      images.push({src: i.getAttribute('src') || '', dark: lum(bg) < 0.4});
+    }
+    return {low: [...new Set(low)].slice(0, 20), images};
+  }
   if (phase === 'phone') {
     const defects = [];
     const pageWide = Math.max(document.documentElement.scrollWidth,
@@ -310,6 +395,54 @@ async (phase) => {
 """.replace("%MIN_SCALE%", str(MIN_IMAGE_SCALE))
 
 
+async def screenshot(page, path: Path) -> None:
+    """A full-page screenshot (a long unfolded page takes a while under load)."""
+    await page.screenshot(path=str(path), full_page=True, timeout=120_000)
+
+
+async def pdf_link_defects(page, page_path: Path) -> list[str]:
+    """The page links its edition's PDF (the download menu, _ext/book_pdf.py), and the
+    PDF is there (scripts/build-pdf copies it beside the HTML)."""
+    hrefs = await page.evaluate(
+        "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))"
+        ".filter(h => h && /adaptive-optimizers-[a-z]+\\.pdf$/.test(h))"
+    )
+    if not hrefs:
+        return ["no link to the book's PDF"]
+    return [
+        f"the PDF link {href} leads nowhere (run scripts/build-pdf)"
+        for href in sorted(set(hrefs))
+        if not (page_path.parent / href).resolve().is_file()
+    ]
+
+
+def transparent_on_dark(page_path: Path, images: list[dict]) -> list[str]:
+    """Images with see-through pixels drawn on a dark background: a figure whose black
+    text or lines would vanish in dark mode (a figure on a white canvas is a light panel
+    of its own and reads in both modes)."""
+    from PIL import Image
+
+    found = []
+    for image in images:
+        src = image["src"].split("#")[0].split("?")[0]
+        if not image["dark"] or src.startswith(("data:", "http")) or not src:
+            continue
+        path = (page_path.parent / src).resolve()
+        if not path.is_file() or path.suffix.lower() not in (".png", ".webp", ".gif"):
+            continue
+        with Image.open(path) as img:
+            if "A" not in img.getbands() and "transparency" not in img.info:
+                continue
+            alpha = img.convert("RGBA").getchannel("A")
+            see_through = sum(alpha.histogram()[:128]) / (img.width * img.height)
+        if see_through > 0.05:
+            found.append(
+                f"dark mode: image {path.name} is {see_through:.0%} transparent on a "
+                "dark background (give it a light panel or dark-mode colours)"
+            )
+    return found
+
+
 async def route_requests(route, es5: Path) -> None:
     """Serve MathJax's CDN URLs from the local copy; refuse other network requests."""
     url = route.request.url
@@ -328,7 +461,12 @@ async def route_requests(route, es5: Path) -> None:
 
 
 async def check_page(
-    context, page_path: Path, folder: Path, labels: set[str], shots: Path | None
+    context,
+    page_path: Path,
+    folder: Path,
+    labels: set[str],
+    shots: Path | None,
+    pdf: bool = False,
 ) -> PageReport:
     report = PageReport(folder, str(page_path.relative_to(folder)))
     page = await context.new_page()
@@ -356,7 +494,7 @@ async def check_page(
             )
         if shots:
             name = report.path.replace("/", "-").removesuffix(".html")
-            await page.screenshot(path=str(shots / f"{name}-1400.png"), full_page=True)
+            await screenshot(page, shots / f"{name}-1400.png")
         await page.evaluate(PAGE_JS, "unfold")
         desk = await page.evaluate(PAGE_JS, "desk")
         report.defects += [f"at 1400 px: {d}" for d in desk["overflow"]]
@@ -365,6 +503,13 @@ async def check_page(
         report.defects += text_defects(
             {k: desk[k] for k in ("prose", "printed", "output")}, labels
         )
+        if pdf:
+            report.defects += await pdf_link_defects(page, page_path)
+        dark = await page.evaluate(PAGE_JS, "dark")
+        report.defects += [f"dark mode: {d}" for d in dark["low"]]
+        report.defects += transparent_on_dark(page_path, dark["images"])
+        if shots:
+            await screenshot(page, shots / f"{name}-dark-1400.png")
         await page.set_viewport_size({"width": PHONE, "height": SCREEN_HEIGHT})
         await page.wait_for_timeout(100)
         report.defects += (await page.evaluate(PAGE_JS, "phone"))["defects"]
@@ -373,14 +518,19 @@ async def check_page(
                 "() => { for (const d of document.querySelectorAll('details'))"
                 " d.open = false; }"
             )
-            await page.screenshot(path=str(shots / f"{name}-400.png"), full_page=True)
+            await screenshot(page, shots / f"{name}-dark-400.png")
+            await page.evaluate(
+                "() => { document.documentElement.dataset.theme = 'light';"
+                " document.documentElement.dataset.mode = 'light'; }"
+            )
+            await screenshot(page, shots / f"{name}-400.png")
     finally:
         await page.close()
     return report
 
 
 async def check_folders(
-    folders: list[Path], jobs: int, shots: Path | None
+    folders: list[Path], jobs: int, shots: Path | None, pdf: bool = False
 ) -> list[PageReport]:
     from playwright.async_api import async_playwright
 
@@ -400,7 +550,9 @@ async def check_folders(
 
         async def one(page_path: Path, folder: Path, labels: set[str]) -> PageReport:
             async with limit:
-                return await check_page(context, page_path, folder, labels, shots)
+                return await check_page(
+                    context, page_path, folder, labels, shots, pdf
+                )
 
         tasks = []
         for folder in folders:
@@ -416,6 +568,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+", type=Path, help="built html folders")
     parser.add_argument("--jobs", type=int, default=3, help="pages open at once")
     parser.add_argument("--shots", type=Path, help="save full-page screenshots here")
+    parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="every page must link its edition's PDF, and the PDF must be there",
+    )
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"check_pages: {CHROMIUM} is missing (apt-get install chromium)")
@@ -427,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.shots:
         args.shots.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    reports = asyncio.run(check_folders(args.folders, args.jobs, args.shots))
+    reports = asyncio.run(
+        check_folders(args.folders, args.jobs, args.shots, pdf=args.pdf)
+    )
     failed = 0
     for folder in args.folders:
         print(f"== {folder}")

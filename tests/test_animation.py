@@ -106,3 +106,11 @@ def test_each_frame_shows_its_step_and_the_window_zooms():
     assert ax.get_xlim() == (0.0, 4.0) and ax.get_ylim() == (-1.0, 2.0)
     line = ax.get_lines()[-1]
     assert len(line.get_xdata()) == shown[-1] + 1  # the whole trail at the last frame
+
+
+def test_player_shows_the_animation_in_html_and_its_last_frame_as_png():
+    from optbook.animation import player
+
+    shown = player(race_animation(beale(), {"a": _runs(), "b": _runs()}, frames=3))
+    assert "<script" in shown._repr_html_()
+    assert shown._repr_png_().startswith(b"\x89PNG")

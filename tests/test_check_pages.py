@@ -37,6 +37,7 @@ needs_browser = pytest.mark.skipif(
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8">
 <style>
 body {{ margin: 0; font: 16px/1.5 sans-serif; }}
+html[data-theme="dark"] body {{ background: #121212; color: #ddd; }}
 main {{ display: flex; justify-content: center; }}
 article.bd-article {{ width: min(800px, calc(100vw - 32px)); padding: 0 16px; }}
 pre {{ font: 14px/1.4 "DejaVu Sans Mono", monospace; overflow-x: auto; padding: 8px;
@@ -148,6 +149,20 @@ PAGES = {
     "tall": ('<div style="height: 14500px">long</div>', ["page is 16."]),
     "math-error": (r'<div class="math">\[ a & b \]</div>', ["MathJax error"]),
     "undefined-macro": (r'<div class="math">\[ \foo + x \]</div>', ["MathJax error"]),
+    # Dark mode: grey text that reads on white but not on the dark background, and a
+    # figure with a see-through background (its black lines vanish on dark).
+    "dark-dim-text": (
+        '<p style="color: #555">a caption designed on white</p>',
+        ["dark mode: text \"a caption designed on white\" has contrast"],
+    ),
+    "dark-dim-equation": (
+        r'<div class="math" style="color: #333">\[ x^2 \]</div>',
+        ["dark mode: equation"],
+    ),
+    "dark-transparent-figure": (
+        '<img src="transparent.png" alt="a plot">',
+        ["dark mode: image transparent.png is"],
+    ),
 }
 
 
@@ -161,6 +176,7 @@ def reports(tmp_path_factory):
     Image.new("RGB", (1000, 80), "white").save(folder / "wide.png")
     Image.new("RGB", (300, 80), "white").save(folder / "narrow.png")
     Image.new("RGB", (1000, 80), "white").save(folder / "retina.png")
+    Image.new("RGBA", (300, 80), (0, 0, 0, 0)).save(folder / "transparent.png")
     found = asyncio.run(check_pages.check_folders([folder], jobs=4, shots=None))
     return {Path(r.path).stem: r for r in found}
 

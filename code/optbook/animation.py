@@ -13,6 +13,7 @@ larger than its budget (2 MB by default) instead of letting a page grow silently
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -225,6 +226,30 @@ def to_html(animation: FuncAnimation, max_mb: float = 2.0) -> str:
     return html
 
 
+@dataclasses.dataclass(frozen=True)
+class Player:
+    """An animation as a notebook output: the player (HTML) wherever a browser shows it
+    (Jupyter, Colab, the book's pages), its last frame (PNG) where only a still picture
+    can be shown (the book's PDF, which links the web page instead)."""
+
+    html: str
+    png: bytes
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+
+def player(animation: FuncAnimation, max_mb: float = 2.0) -> Player:
+    """:func:`to_html`'s player together with the animation's last frame as a PNG."""
+    html = to_html(animation, max_mb)  # draws every frame: the figure ends on the last
+    buffer = io.BytesIO()
+    animation._fig.savefig(buffer, format="png")
+    return Player(html, buffer.getvalue())
+
+
 def animation_size_mb(html: str) -> float:
     """The size of an animation's HTML in MB (2**20 bytes), as a page would carry it."""
     return len(html.encode()) / 2**20
@@ -235,6 +260,8 @@ __all__: Sequence[str] = [
     "draw_background",
     "frame_steps",
     "offline_player",
+    "player",
+    "Player",
     "race_animation",
     "to_html",
 ]
