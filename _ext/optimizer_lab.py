@@ -95,10 +95,9 @@ def lab_role(name, rawtext, text, lineno, inliner, options=None, content=None):
         )
         return [inliner.problematic(rawtext, rawtext, message)], [message]
     builder = env.app.builder
-    try:
-        page = builder.get_relative_uri(env.docname, LAB_PAGE)
-    except Exception:  # a builder without pages (e.g. linkcheck): a plain path
-        page = LAB_PAGE + ".html"
+    if builder.format != "html":  # the PDF: the lab lives in the web pages only
+        return [nodes.emphasis(rawtext, f"{title} (in the web edition)")], []
+    page = builder.get_relative_uri(env.docname, LAB_PAGE)
     uri = f"{page}?lab={preset}#{ANCHOR}"
     node = nodes.reference(rawtext, title, refuri=uri, classes=["optlab-link"])
     return [node], []
