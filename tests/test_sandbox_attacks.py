@@ -29,13 +29,20 @@ from optbook.homework.submissions import (
 sys.path.insert(0, str(Path(__file__).with_name("submissions_data")))
 from attacks import ATTACKS, HONEST  # noqa: E402
 
+REQUIRED = os.environ.get("OPTBOOK_REQUIRE_SANDBOX") == "1"  # set by .ci/run
 pytestmark = pytest.mark.skipif(
-    sandbox_problem() is not None, reason=f"no sandbox here: {sandbox_problem()}"
+    sandbox_problem() is not None and not REQUIRED,
+    reason=f"no sandbox here: {sandbox_problem()}",
 )
 TINY = Protocol(num_points=3, target_standard_error=5e-3)
 SEED = 4_242_424_242
 LIMITS = Limits(time_limit_s=15, memory_limit_mb=1500)
 WEIRD_NAME = "=HYPERLINK(2)<b>x"
+
+
+def test_the_sandbox_works_here():
+    """Where the sandbox is required (CI, as root and as an ordinary user), it works."""
+    assert sandbox_problem() is None, sandbox_problem()
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +164,8 @@ def test_the_killer_kills_no_one(graded):
     result = results["killer"]
     # it may kill its own sandbox; never the grader nor a classmate
     assert result.verdict in {"ok", "crashed"}, (result.detail, result.log)
+    # graded after the scout left files in its /tmp and /dev/shm: it sees none
+    assert "shared /tmp: [] /dev/shm: []" in result.log, result.log
 
 
 def test_results_are_data_never_markup(graded, tmp_path):
@@ -172,3 +181,62 @@ def test_results_are_data_never_markup(graded, tmp_path):
     rows = {row["submission"]: row for row in csv.DictReader(csv_path.open())}
     assert "'" + WEIRD_NAME in rows
     assert all(not cell.startswith(("=", "+", "@")) for r in rows.values() for cell in r.values())
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for name in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_bytes() if name.isdigit() else b""
+        except OSError:
+            continue
+        if stat:
+            parents[int(name)] = int(stat[stat.rfind(b")") + 2 :].split()[1])
+    found, frontier = set(), [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def _sandboxed_python(pid: int) -> bool:
+    for child in _descendants(pid):
+        try:
+            if b"sandbox.inside" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_nothing_outlives_a_killed_grader(tmp_path):
+    """The grader killed mid-run (SIGKILL: no clean-up code runs): its sandboxes die."""
+    import subprocess
+
+    folder = _submission(tmp_path / "sleeper", "import time\n\ndef make_detector():\n"
+                         "    time.sleep(300)\n")
+    root = Path(__file__).resolve().parents[1]
+    grader = subprocess.Popen(
+        [str(root / "scripts" / "grade-submissions"), "--no-yardsticks", "--small",
+         "--out", str(tmp_path / "out"), str(folder)],
+        env={**os.environ, "PYTHON": sys.executable},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _sandboxed_python(grader.pid):
+        time.sleep(0.5)
+    time.sleep(5.0)  # make_detector() is sleeping now
+    inside = _descendants(grader.pid)
+    assert _sandboxed_python(grader.pid)  # bwrap and the sandboxed python
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in inside):
+        time.sleep(0.2)
+    alive = [p for p in inside if Path(f"/proc/{p}/stat").exists()
+             and b") Z" not in Path(f"/proc/{p}/stat").read_bytes()]
+    assert not alive, (inside, alive)
