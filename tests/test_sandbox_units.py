@@ -154,3 +154,18 @@ def test_the_tool_refuses_to_grade_without_a_sandbox(tmp_path, monkeypatch, caps
     assert code == 2
     assert "bubblewrap (bwrap) is not installed" in capsys.readouterr().err
     assert not Path(tmp_path / "out").exists()
+
+
+def test_the_students_check_runs_where_bubblewrap_cannot(tmp_path, monkeypatch):
+    """On macOS or Colab the check still grades, and says it ran unsandboxed."""
+    from optbook.homework import submissions
+
+    monkeypatch.setattr(submissions, "sandbox_problem", lambda: "no bwrap")
+    folder = submissions.write_submission(
+        tmp_path / "mine",
+        "from optbook.homework.grading import NearestPointDetector\n\n"
+        "def make_detector():\n    return NearestPointDetector()\n",
+    )
+    result = submissions.check_submission(folder, seed=5, level=False)
+    assert result.verdict == "ok", (result.detail, result.log)
+    assert "checked without the sandbox" in result.detail

@@ -352,6 +352,8 @@ class Sandbox:
         return bytes(self._tail).decode("utf-8", "replace")
 
     def _watch_memory(self) -> None:
+        if not os.path.isdir("/proc"):
+            return  # not Linux: the per-process address space is the only bound
         limit = self.limits.memory_limit_mb
         while self.process.poll() is None:
             used = memory_of_tree(self.process.pid)
