@@ -398,6 +398,7 @@ class _Round(NamedTuple):
     """One round of the protocol: ``FRAMES_PER_ROUND`` frames at every Eb/N0 point."""
 
     received: Tensor  # complex64 [P * C, S], point-major
+    order: Tensor  # int64 [P * C]: the order the detector sees them in (from the seed)
     bits: Tensor  # bool [P * C, S, k]
     map_logits: Tensor  # float32 [P * C, S, k], the genie's exact log-likelihood ratios
     yardsticks: dict[
@@ -469,12 +470,15 @@ class GradingSamples:
         frames = make_frames(len(ebn0), self.symbols_per_frame, ebn0, qam, generator)
         bits = frames.bits.bool()
         map_logits = map_bit_logits(qam, frames.received, frames.n0)
+        # the detector sees the frames in an order drawn from the seed, the points
+        # mixed: its position in the stream tells a detector nothing about N0
+        order = torch.randperm(len(ebn0), generator=generator)
         nearest = nearest_point_logits(qam, frames.received) > 0
         yardsticks = {
             "np": _frame_scores(nearest, bits, map_logits),
             "map": _frame_scores(map_logits > 0, bits, map_logits),
         }
-        return _Round(frames.received, bits, map_logits, yardsticks)
+        return _Round(frames.received, order, bits, map_logits, yardsticks)
 
 
 def grade(
@@ -720,11 +724,12 @@ def _score_round(
 ) -> dict[str, Tensor]:
     """Per-frame values of one round: ``{who}_{estimator}`` -> ``[P * C]`` float64.
 
-    The detector gets the received samples only, a block of whole frames at a time.
+    The detector gets the received samples only, a block of whole frames at a time,
+    in the round's shuffled ``order``; the values come back in the points' order.
     """
     conditional, counting = [], []
     for first in range(0, len(block.received), frames_per_call):
-        part = slice(first, first + frames_per_call)
+        part = block.order[first : first + frames_per_call]
         received = block.received[part]
         logits = _run_detector(detector, received, device, qam.bits_per_symbol)
         scored = _frame_scores(
@@ -732,9 +737,10 @@ def _score_round(
         )
         conditional.append(scored[0])
         counting.append(scored[1])
+    unshuffle = torch.argsort(block.order)
     values = {
-        "yours_conditional": torch.cat(conditional),
-        "yours_counting": torch.cat(counting),
+        "yours_conditional": torch.cat(conditional)[unshuffle],
+        "yours_counting": torch.cat(counting)[unshuffle],
     }
     for name, (cond, count) in block.yardsticks.items():
         values[f"{name}_conditional"] = cond
