@@ -4,7 +4,8 @@ See :mod:`optbook.optimizers.base` for the shared loop. ``TORCH_REFERENCES`` map
 optimizer to the ``torch.optim`` class it reproduces (same constructor, same state, same
 steps); AdaBelief's and Lion's references are their authors' packages
 (``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the
-tests import them).
+tests import them). ``SignSGD`` (sign descent with momentum) has no reference of its
+own: it is proven equal to Lion with its two betas equal.
 """
 
 import torch
@@ -23,6 +24,7 @@ from optbook.optimizers.nadam import NAdam
 from optbook.optimizers.radam import RAdam
 from optbook.optimizers.rmsprop import RMSprop
 from optbook.optimizers.sgd import SGD
+from optbook.optimizers.sign import SignSGD
 from optbook.optimizers.sparse_adam import SparseAdam
 
 TORCH_REFERENCES: dict[type[PerParameterOptimizer], type[torch.optim.Optimizer]] = {
@@ -55,6 +57,7 @@ __all__ = [
     "PerParameterOptimizer",
     "RMSprop",
     "SGD",
+    "SignSGD",
     "SparseAdam",
     "TORCH_REFERENCES",
 ]
