@@ -18,6 +18,7 @@ from unittest import mock
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -122,8 +123,11 @@ def test_a_bad_repository_url_is_refused_clearly(bad):
 
 
 def test_fork_for_class_sets_the_url_everywhere(tmp_path):
-    for name in ("_config.yml", "pyproject.toml"):
+    # (with the lists scripts/setup reads: the environment linked below is up to date)
+    for name in ("_config.yml", "pyproject.toml", "requirements.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "instructor").mkdir()
+    shutil.copy(ROOT / "instructor/pyproject.toml", tmp_path / "instructor")
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
     shutil.copytree(ROOT / "_ext", tmp_path / "_ext")  # the version is read there
     (tmp_path / "chapters").mkdir()
@@ -322,3 +326,105 @@ def test_the_version_is_read_without_tomllib_too(monkeypatch):
     assert bt.project_version(text) == expected == book_version.project_version(text)
     with pytest.raises(ValueError, match="no project.version"):
         bt.project_version('[tool.x]\nversion = "9"\n')
+
+
+# --- the checker reads pages as the rendering made them
+# -----------------------------------
+
+
+def tiny_book(root: Path, solution: str, public: str) -> check_release.Fingerprints:
+    """The fingerprints of a one-chapter book whose exercise has ``solution``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(public),
+        nbformat.v4.new_markdown_cell(
+            f"{EXERCISE}\n```{{solution}} ex-a\n:class: dropdown\n{solution}\n```\n"
+        ),
+    ]
+    (root / "chapters").mkdir()
+    nbformat.write(nb, root / "chapters" / "x.ipynb")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return check_release.Fingerprints(root)
+
+
+def test_equation_numbers_and_rendered_joins_are_no_leak(tmp_path):
+    """The false alarm of a page built alone: the number "(2)" of the equation after
+    ``g_t`` made the run "1 beta 1 g t 2 v t", which a solution's formula holds. The
+    number is not read, and a run never spans two formulas or a formula and prose."""
+    fingerprints = tiny_book(
+        tmp_path,
+        solution=r"Unrolled: $(1-\beta_1) g_t 2 v_t \beta_2$ is the answer.",
+        public="$$\nm_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t\n$$ (eq-m)\n\n"
+        "$$\nv_t = \\beta_2 v_{t-1}\n$$ (eq-v)\n",
+    )
+    page = (
+        '<div class="math" id="equation-m"><span class="eqno">(1)<a class="headerlink"'
+        ' href="#equation-m">#</a></span>\\[\nm_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t'
+        '\n\\]</div><div class="math"><span class="eqno">(2)</span>\\[\nv_t = '
+        "\\beta_2 v_{t-1}\n\\]</div>"
+    )
+    seen_whole = check_release.runs(
+        check_release.words(BeautifulSoup(page, "html.parser").get_text(" "))
+    )
+    assert set(seen_whole) & set(fingerprints.runs)  # read whole, a false alarm
+    (tmp_path / "page.html").write_text(page)
+    assert check_release.check([tmp_path / "page.html"], fingerprints)[0] == []
+    shown = (  # the solution itself, as a page shows it, is found
+        "<p>Unrolled: <span class='math'>\\((1-\\beta_1) g_t 2 v_t \\beta_2\\)</span>"
+        " is the answer.</p>"
+    )
+    (tmp_path / "page.html").write_text(page + shown)
+    leaks = check_release.check([tmp_path / "page.html"], fingerprints)[0]
+    assert leaks == [
+        "page.html/page.html: text of the solution in chapters/x.ipynb cell 1 block 1"
+    ]
+
+
+def test_the_pieces_of_a_page(tmp_path):
+    """Prose runs through emphasis and code; math, references, glued values and
+    citations are pieces of their own; numbering and header links are not read;
+    scripts and comments are read too."""
+    page = (
+        "<h2><span class='section-number'>3.1. </span>Bias<a class='headerlink'>#</a>"
+        "</h2><p>The <em>first</em> moment <code>m_t</code> is "
+        "<span class='math notranslate'>\\(m_t\\)</span> as in <a class='reference'>"
+        "(3.1)</a> and <span class='pasted-text'>0.25</span> <span class='n'>lr</span>"
+        "</p><script>var x = 1;</script><!-- a comment -->"
+    )
+    assert check_release.html_pieces(page) == [
+        "Bias",
+        "The first moment m_t is ",
+        "\\(m_t\\)",
+        " as in ",
+        "(3.1)",
+        " and ",
+        "0.25",
+        " lr",
+        "var x = 1;",
+        " a comment ",
+    ]
+
+
+@pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=lambda p: p.name)
+def test_every_solution_is_found_as_a_page_shows_it(path, fingerprints):
+    """Not blind: each solution block of the chapters, rendered to HTML (MyST's
+    markdown-it with its math), is still found, by at least 3 runs."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").use(dollarmath_plugin)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for block in check_release.split_solutions(cell.source)[0]:
+            body = [
+                line for line in block.split("\n")[1:-1] if not line.startswith(":")
+            ]
+            html = md.render("\n".join(body))
+            found = [
+                r
+                for r in check_release.piece_runs(check_release.html_pieces(html))
+                if r in fingerprints.runs
+            ]
+            assert len(found) >= 3, f"{path.name}: a solution not found:\n{block}"
