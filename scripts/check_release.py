@@ -370,16 +370,40 @@ def html_public_text(full_html: Path, expected_solutions: int) -> list[str]:
     return parts
 
 
+def executed_outputs(folder: Path) -> list[str]:
+    """The outputs of the executed notebooks under ``folder`` (a build's
+    ``jupyter_execute``): what the book's code prints is no solution text."""
+    pieces = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                pieces.append("".join(output.get("text", "")))
+                for mime, value in output.get("data", {}).items():
+                    if mime.startswith("text/"):
+                        value = value if isinstance(value, str) else "".join(value)
+                        pieces += html_pieces(value) if mime == "text/html" else [value]
+    return pieces
+
+
 def check(
-    outputs: Iterable[Path], fingerprints: Fingerprints, full_html: Path | None = None
+    outputs: Iterable[Path],
+    fingerprints: Fingerprints,
+    full_html: Path | None = None,
+    executed: Path | None = None,
 ) -> tuple[list[str], int]:
-    """Every leak found under ``outputs``, and the number of files read."""
+    """Every leak found under ``outputs``, and the number of files read. With the full
+    book's HTML or the executed notebooks of the build checked (``executed``), the
+    search index's terms are checked too."""
     leaks: list[str] = []
     solution_stems: dict[str, str] = {}
     if full_html is not None:
         fingerprints.add_public(
             html_public_text(full_html, fingerprints.notebook_blocks)
         )
+    if executed is not None:
+        fingerprints.add_public(executed_outputs(executed))
+    if full_html is not None or executed is not None:
         solution_stems = fingerprints.solution_stems()
     count = 0
     for output in outputs:
@@ -421,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
         "outputs", nargs="+", type=Path, help="folders or files to check"
     )
     parser.add_argument("--full-html", type=Path, help="the full book's built HTML")
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        help="the executed notebooks of the build checked (its jupyter_execute): their "
+        "outputs are the book's, and the search index is checked against them",
+    )
     parser.add_argument("--full-book", type=Path, default=ROOT, help="the full book")
     args = parser.parse_args(argv)
     for output in args.outputs:
@@ -428,16 +458,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no such file or folder: {output}")
     fingerprints = Fingerprints(args.full_book)
     full_html = args.full_html if args.full_html and args.full_html.is_dir() else None
-    leaks, count = check(args.outputs, fingerprints, full_html)
-    stems = fingerprints.solution_stems() if full_html else {}
+    executed = args.executed if args.executed and args.executed.is_dir() else None
+    leaks, count = check(args.outputs, fingerprints, full_html, executed)
+    terms = full_html or executed
+    stems = fingerprints.solution_stems() if terms else {}
     print(
         f"check_release: {fingerprints.blocks} solution texts, "
         f"{len(fingerprints.runs)} distinctive {SHINGLE}-word runs, "
         f"{len(fingerprints.identifiers)} identifiers, "
         + (
             f"{len(stems)} search terms found only in solutions; "
-            if full_html
-            else "search terms not checked (no --full-html); "
+            if terms
+            else "search terms not checked (no --full-html, no --executed); "
         )
         + f"{count} files read"
     )

@@ -367,9 +367,11 @@ def main(argv: list[str] | None = None) -> int:
     import check_release
 
     full_html = ROOT / "_build" / "html"
+    executed = out / "_build" / "jupyter_execute"
     return check_release.main(
         [*map(str, checked)]
         + (["--full-html", str(full_html)] if full_html.is_dir() else [])
+        + (["--executed", str(executed)] if not args.no_build else [])
     )
 
 

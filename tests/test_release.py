@@ -5,6 +5,7 @@ book (scripts/test builds the release and checks it; these tests are the fast pa
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -341,7 +342,7 @@ def tiny_book(root: Path, solution: str, public: str) -> check_release.Fingerpri
             f"{EXERCISE}\n```{{solution}} ex-a\n:class: dropdown\n{solution}\n```\n"
         ),
     ]
-    (root / "chapters").mkdir()
+    (root / "chapters").mkdir(parents=True)
     nbformat.write(nb, root / "chapters" / "x.ipynb")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     return check_release.Fingerprints(root)
@@ -428,3 +429,133 @@ def test_every_solution_is_found_as_a_page_shows_it(path, fingerprints):
                 if r in fingerprints.runs
             ]
             assert len(found) >= 3, f"{path.name}: a solution not found:\n{block}"
+
+
+HANDOUT_CHAPTERS = WITH_SOLUTIONS + sorted((ROOT / "chapters").glob("*.md"))
+
+
+@pytest.mark.parametrize("path", HANDOUT_CHAPTERS, ids=lambda p: p.name)
+def test_every_chapters_handout_passes_the_leak_check(path, tmp_path, fingerprints):
+    """What scripts/handout --no-solutions hands out for each chapter, in small: the
+    chapter without its solutions (as scripts/build-page strips it), and a page of it
+    (MyST's markdown-it with its math, code in <pre>), read by the checker: no leak.
+    (The pages Sphinx builds are checked in the release, and one handout's page in
+    tests/test_instructor_guide.py.)"""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").use(dollarmath_plugin)
+    if path.suffix == ".md":
+        text, _ = bt.strip_solutions(path.read_text())
+        (tmp_path / path.name).write_text(text)
+        html = md.render(text)
+    else:
+        nb = nbformat.read(path, as_version=4)
+        bt.strip_notebook_solutions(nb)
+        bt.clear_outputs(nb)
+        nbformat.write(nb, tmp_path / path.name)
+        html = "".join(
+            md.render(c.source)
+            if c.cell_type == "markdown"
+            else f"<pre>{c.source}</pre>"
+            for c in nb.cells
+        )
+    (tmp_path / f"{path.stem}.html").write_text(html)
+    leaks, count = check_release.check([tmp_path], fingerprints)
+    assert count == 2 and not leaks, leaks
+
+
+def test_a_markdown_chapters_solution_is_stripped_and_checked(tmp_path):
+    """A Markdown chapter may have exercises too: the release strips its solutions
+    (as it does a notebook's), and the checker knows them."""
+    solution = "Divide the step by the root of the running average of squares, always."
+    text = (
+        f"# X\n\n{EXERCISE}\n```{{solution}} ex-a\n:class: dropdown\n{solution}\n```\n"
+    )
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "chapters" / "x.md").write_text(text)
+    subprocess.run(["git", "init", "-q", str(book)], check=True)
+    fingerprints = check_release.Fingerprints(book)
+    assert fingerprints.blocks == 1 and not fingerprints.blocks_without_fingerprint
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.md").write_text(text)
+    assert check_release.check([tmp_path / "out"], fingerprints)[0]
+    stripped, removed = bt.strip_solutions(text)
+    assert removed == 1
+    (tmp_path / "out" / "x.md").write_text(stripped)
+    assert not check_release.check([tmp_path / "out"], fingerprints)[0]
+
+
+def test_the_students_repository_has_its_own_workflow_and_readme(students_repo):
+    """Its workflow runs its own test command and publishes its book (actionlint
+    passes); its README says where the homework is, how it is graded, how to set up."""
+    out, _ = students_repo
+    workflow = out / ".github" / "workflows" / "book.yml"
+    text = workflow.read_text()
+    assert text == (ROOT / release.STUDENTS_WORKFLOW).read_text()
+    assert "run: scripts/test" in text and "instructor/" not in text
+    assert "deploy-pages" in text
+    assert not (out / release.STUDENTS_WORKFLOW).exists()
+    lint = subprocess.run(
+        [Path(sys.executable).parent / "actionlint", str(workflow)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    readme = (out / "README.md").read_text()
+    for needed in (
+        "`chapters/homework.ipynb`",
+        "scripts/grade-submissions my_submission/",
+        "marked",
+        "scripts/setup",
+        "scripts/test --quick",
+    ):
+        assert needed in readme, needed
+    setup = (out / "scripts" / "setup").read_text()
+    assert "[ -f instructor/pyproject.toml ]" in setup  # only where it exists
+
+
+def test_a_new_release_keeps_the_git_repository_made_in_it(tmp_path):
+    """INSTRUCTORS.md: git init in repo/; a new release replaces the files, not .git."""
+    out = tmp_path / "repo"
+    url = "https://github.com/my-course/students"
+    release.make_repo(out, url, None)
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (out / "old-file.txt").write_text("from an older release")
+    release.make_repo(out, url, None)
+    assert (out / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert not (out / "old-file.txt").exists()
+    assert (out / "README.md").is_file()
+
+
+def test_search_terms_are_checked_against_the_books_outputs(tmp_path):
+    """With the executed notebooks of the build (no full book needed), a term of the
+    search index that only a solution uses is a leak; a word the book's code prints
+    (an output) is not."""
+    fingerprints = tiny_book(
+        tmp_path / "book",
+        solution="Try the zygomorphic schedule with MultiStepLR instead of this one.",
+        public="Public text about learning rates.",
+    )
+    stems = fingerprints.solution_stems()
+    zygo, multi = (next(s for s, w in stems.items() if w == x) for x in
+                   ("zygomorphic", "multisteplr"))  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    index = {"terms": {zygo: [0], multi: [0], "public": [0]}, "titleterms": {}}
+    (out / "searchindex.js").write_text(f"Search.setIndex({json.dumps(index)})")
+    executed = tmp_path / "jupyter_execute"
+    executed.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(names)")]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", text="ConstantLR, MultiStepLR, OneCycleLR\n")
+    ]
+    nbformat.write(nb, executed / "x.ipynb")
+    fingerprints = check_release.Fingerprints(tmp_path / "book")
+    leaks = check_release.check([out], fingerprints, executed=executed)[0]
+    assert leaks == [
+        "out/searchindex.js: search terms found only in solutions ['zygomorphic']"
+    ]
