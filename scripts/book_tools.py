@@ -266,3 +266,24 @@ def reuse_outputs(path: Path, cache_dir: Path, source_dir: Path) -> bool:
         )
         return True
     return False
+
+
+def write_executed(paths: list[Path], cache_dir: Path, dest: Path) -> int:
+    """Write into ``dest`` each notebook of ``paths`` with the outputs its build showed
+    (from the execution cache ``cache_dir``): the outputs of the book's code, which the
+    leak checker counts as the book's own words (``check_release.py --executed``).
+    Returns how many were found in the cache."""
+    from jupyter_cache import get_cache
+
+    dest.mkdir(parents=True, exist_ok=True)
+    cache = get_cache(cache_dir)
+    found = 0
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        try:
+            _, merged = cache.merge_match_into_notebook(nb)
+        except KeyError:
+            continue
+        nbformat.write(merged, dest / Path(path).name)
+        found += 1
+    return found

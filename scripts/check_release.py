@@ -1,12 +1,13 @@
 """Check that a students' release holds no solution: exit 1 and list every leak found.
 
-    .venv/bin/python scripts/check_release.py OUTPUT... [--full-html _build/html]
+    .venv/bin/python scripts/check_release.py OUTPUT... [--executed DIR]
+                                                        [--full-html _build/html]
 
 What counts as solution text is taken from the full book (this repository),
 independently of how the release was made:
 
-- the text of every ``{solution}`` block of ``chapters/*.ipynb``, found with MyST's own
-  parser (markdown-it with the colon fence);
+- the text of every ``{solution}`` block of the notebooks and Markdown files, found
+  with MyST's own parser (markdown-it with the colon fence);
 - the whole of every solution chapter (``chapters/homework_solution.ipynb``), of the
   instructors' package ``instructor/`` and of every file that imports
   ``optbook_solution``.
@@ -15,14 +16,16 @@ From that text the checker keeps what is *distinctive*: every run of 8 consecuti
 (case and punctuation ignored) that occurs nowhere in the full book's other material
 (the chapters without their solution blocks, intro, code, tests...), and every
 identifier (``snake_case`` or ``CamelCase``, 8+ characters) defined in the solution code
-and not used elsewhere. It then reads every file under OUTPUT (pages as text, notebooks
-cell by cell, ``searchindex.js`` and other text as is, wheels and zips member by member)
-and reports each distinctive run or identifier it finds, every file named like a
-solution chapter or the instructors' package, and every import of ``optbook_solution``.
-With ``--full-html`` (the full book's HTML), what its pages show outside their solutions
-counts as the book's other material too (outputs, text across an equation's label), and
-the words that occur only in solutions are looked up, stemmed as Sphinx stems them,
-among the terms of each ``searchindex.js``.
+and not used elsewhere. It then reads every file under OUTPUT (pages in pieces, see
+``html_pieces``: equation and section numbers and what the rendering joins decide
+nothing; notebooks cell by cell and output by output; ``searchindex.js`` and other text
+as is; wheels and zips member by member) and reports each distinctive run or identifier
+it finds, every file named like a solution chapter or the instructors' package, and
+every import of ``optbook_solution``. With ``--executed`` (the executed notebooks of the
+build checked) or ``--full-html`` (the full book's HTML, if built), their outputs, and
+what the full book's pages show outside their solutions, count as the book's other
+material too, and the words that occur only in solutions are looked up, stemmed as
+Sphinx stems them, among the terms of each ``searchindex.js``.
 """
 
 from __future__ import annotations

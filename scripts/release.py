@@ -78,10 +78,9 @@ each in an isolated process; the same tool is in this repository, so run it on y
 folder before you hand it in (its options: `scripts/grade-submissions --help`):
 
 ```bash
-scripts/grade-submissions my_submission/   # writes grading-results/results.md
+scripts/setup                                        # once (see below)
+scripts/grade-submissions chapters/my_submission/    # your folder; see grading-results/
 ```
-
-It sets up `.venv` (below) on first use.
 
 ## On Colab
 
@@ -367,7 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     import check_release
 
     full_html = ROOT / "_build" / "html"
-    executed = out / "_build" / "jupyter_execute"
+    executed = out / "_build" / "executed"  # the release's notebooks, as built
+    if not args.no_build:
+        bt.write_executed(
+            sorted((repo / "chapters").glob("*.ipynb")),
+            out / "_build" / ".jupyter_cache",
+            executed,
+        )
     return check_release.main(
         [*map(str, checked)]
         + (["--full-html", str(full_html)] if full_html.is_dir() else [])

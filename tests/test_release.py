@@ -506,7 +506,7 @@ def test_the_students_repository_has_its_own_workflow_and_readme(students_repo):
     readme = (out / "README.md").read_text()
     for needed in (
         "`chapters/homework.ipynb`",
-        "scripts/grade-submissions my_submission/",
+        "scripts/grade-submissions chapters/my_submission/",
         "marked",
         "scripts/setup",
         "scripts/test --quick",
