@@ -14,6 +14,7 @@ and ``tests/test_notebooks.py``.
 
 from __future__ import annotations
 
+import copy
 import re
 import subprocess
 import sys
@@ -213,3 +214,76 @@ def clear_outputs(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+
+
+_BUNDLES: dict = {}  # executed notebooks read from a cache, by (cache, record)
+
+
+def reuse_outputs(path: Path, cache_dir: Path, source_dir: Path) -> bool:
+    """Give the notebook at ``path`` its outputs in the execution cache ``cache_dir``
+    (jupyter-cache, as Jupyter Book keeps it) without executing it, if it is cached
+    there already or if ``source_dir`` holds a run of the same code but for the first
+    cell, the Colab install cell, which does nothing outside Colab (and produced no
+    output in that run). The first cell differs between the book, a fork and the
+    students' release (each installs from its own repository). True if cached."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    ours = nbformat.read(path, as_version=4)
+    mine = get_cache(cache_dir)
+    try:
+        mine.match_cache_notebook(ours)
+        return True
+    except KeyError:
+        pass
+    if not Path(source_dir).is_dir():
+        return False
+    source = mine if Path(source_dir) == Path(cache_dir) else get_cache(source_dir)
+
+    def code(nb):
+        return [c for c in nb.cells if c.cell_type == "code"]
+
+    ours_code = [c.source for c in code(ours)]
+    records = sorted(source.list_cache_records(), key=lambda r: r.created, reverse=True)
+    for record in records:  # the newest run of the same code, if any
+        key = (str(source_dir), record.pk)
+        if key not in _BUNDLES:
+            _BUNDLES[key] = source.get_cache_bundle(record.pk).nb
+        done = nbformat.from_dict(copy.deepcopy(_BUNDLES[key]))
+        done_code = code(done)
+        if (
+            [c.source for c in done_code[1:]] != ours_code[1:]
+            or done.metadata.get("kernelspec") != ours.metadata.get("kernelspec")
+            or not done_code
+            or done_code[0].outputs  # the first cell did something: not a no-op
+        ):
+            continue
+        done_code[0].source = ours_code[0]
+        mine.cache_notebook_bundle(
+            CacheBundleIn(done, uri=str(path), data=record.data),
+            check_validity=False,
+            overwrite=True,
+        )
+        return True
+    return False
+
+
+def write_executed(paths: list[Path], cache_dir: Path, dest: Path) -> int:
+    """Write into ``dest`` each notebook of ``paths`` with the outputs its build showed
+    (from the execution cache ``cache_dir``): the outputs of the book's code, which the
+    leak checker counts as the book's own words (``check_release.py --executed``).
+    Returns how many were found in the cache."""
+    from jupyter_cache import get_cache
+
+    dest.mkdir(parents=True, exist_ok=True)
+    cache = get_cache(cache_dir)
+    found = 0
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        try:
+            _, merged = cache.merge_match_into_notebook(nb)
+        except KeyError:
+            continue
+        nbformat.write(merged, dest / Path(path).name)
+        found += 1
+    return found

@@ -1,12 +1,13 @@
 """Check that a students' release holds no solution: exit 1 and list every leak found.
 
-    .venv/bin/python scripts/check_release.py OUTPUT... [--full-html _build/html]
+    .venv/bin/python scripts/check_release.py OUTPUT... [--executed DIR]
+                                                        [--full-html _build/html]
 
 What counts as solution text is taken from the full book (this repository),
 independently of how the release was made:
 
-- the text of every ``{solution}`` block of ``chapters/*.ipynb``, found with MyST's own
-  parser (markdown-it with the colon fence);
+- the text of every ``{solution}`` block of the notebooks and Markdown files, found
+  with MyST's own parser (markdown-it with the colon fence);
 - the whole of every solution chapter (``chapters/homework_solution.ipynb``), of the
   instructors' package ``instructor/`` and of every file that imports
   ``optbook_solution``.
@@ -15,14 +16,16 @@ From that text the checker keeps what is *distinctive*: every run of 8 consecuti
 (case and punctuation ignored) that occurs nowhere in the full book's other material
 (the chapters without their solution blocks, intro, code, tests...), and every
 identifier (``snake_case`` or ``CamelCase``, 8+ characters) defined in the solution code
-and not used elsewhere. It then reads every file under OUTPUT (pages as text, notebooks
-cell by cell, ``searchindex.js`` and other text as is, wheels and zips member by member)
-and reports each distinctive run or identifier it finds, every file named like a
-solution chapter or the instructors' package, and every import of ``optbook_solution``.
-With ``--full-html`` (the full book's HTML), what its pages show outside their solutions
-counts as the book's other material too (outputs, text across an equation's label), and
-the words that occur only in solutions are looked up, stemmed as Sphinx stems them,
-among the terms of each ``searchindex.js``.
+and not used elsewhere. It then reads every file under OUTPUT (pages in pieces, see
+``html_pieces``: equation and section numbers and what the rendering joins decide
+nothing; notebooks cell by cell and output by output; ``searchindex.js`` and other text
+as is; wheels and zips member by member) and reports each distinctive run or identifier
+it finds, every file named like a solution chapter or the instructors' package, and
+every import of ``optbook_solution``. With ``--executed`` (the executed notebooks of the
+build checked) or ``--full-html`` (the full book's HTML, if built), their outputs, and
+what the full book's pages show outside their solutions, count as the book's other
+material too, and the words that occur only in solutions are looked up, stemmed as
+Sphinx stems them, among the terms of each ``searchindex.js``.
 """
 
 from __future__ import annotations
@@ -158,6 +161,10 @@ def full_book(root: Path) -> tuple[list[tuple[str, str]], str]:
                     public.append(rest)
                 else:
                     public.append(cell.source)
+        elif path.suffix == ".md":  # a Markdown chapter may have exercises too
+            blocks, rest = split_solutions(text)
+            solutions += [(f"{rel} block {j}", b) for j, b in enumerate(blocks, 1)]
+            public.append(rest)
         else:
             public.append(text)
     return solutions, "\n".join(public)
@@ -194,14 +201,15 @@ class Fingerprints:
         self.public_words = set(words(public))
         self.notebook_blocks = sum(" cell " in where for where, _ in solutions)
 
-    def add_public(self, text: str) -> None:
-        """Text known to be outside the solutions (the full book's rendered pages
-        without their solutions): runs across what the sources separate (an equation's
-        label, a cell's output) are no fingerprint."""
-        tokens = words(text)
-        self.public_words |= set(tokens)
-        for run in runs(tokens):
-            self.runs.pop(run, None)
+    def add_public(self, pieces: Iterable[str]) -> None:
+        """Text known to be outside the solutions (the pieces of the full book's
+        rendered pages without their solutions: outputs, rendered references): its
+        runs are no fingerprint, its words no solution-only word."""
+        for piece in pieces:
+            tokens = words(piece)
+            self.public_words |= set(tokens)
+            for run in runs(tokens):
+                self.runs.pop(run, None)
 
     def solution_stems(self) -> dict[str, str]:
         """The search index's stems (Sphinx's English stemmer) of the words that occur
@@ -246,17 +254,78 @@ def texts(path: Path, base: Path) -> Iterator[tuple[str, str]]:
             yield rel, ""  # its name is still checked
 
 
-def readable(name: str, text: str) -> str:
-    """The text a reader sees: HTML without its tags, notebooks' cells and outputs."""
-    if name.endswith((".html", ".htm")):
-        from bs4 import BeautifulSoup
+# How a page is read. Sphinx's rendering adds text that no source holds (the numbers
+# of equations, sections, figures, the "#" of header links), drops some that the
+# sources hold (an equation's label, a role's target), and puts math, outputs and
+# cross-references between the words of a paragraph. None of that may make or break a
+# run of solution text: a page is read as *pieces*, each a stretch of text that the
+# rendering copies as written (a paragraph's words between two formulas or references,
+# one formula, one code block, one output); runs are taken within a piece, and the
+# numbering is not read at all. Solution text that a page shows is a stretch of a
+# piece, so it is found as before; a run that only the rendering joined is never
+# mistaken for one.
+DROPPED = {"eqno", "section-number", "caption-number", "headerlink"}  # numbering, "#"
+INLINE = {
+    "em", "strong", "b", "i", "u", "s", "code", "span", "sub", "sup", "kbd", "mark",
+    "abbr", "small", "cite", "var", "samp", "q", "del", "ins", "wbr",
+}  # fmt: skip
+# A span is prose (part of its piece) when it has no class, or only Pygments' short
+# token classes or docutils' "pre"; any other span (math, a glued value, a citation, a
+# cross-reference) is a piece of its own.
 
-        return BeautifulSoup(text, "html.parser").get_text(" ")
+
+def html_pieces(page) -> list[str]:
+    """The pieces of an HTML page (its text or its parsed soup; see above); scripts
+    and comments are pieces too."""
+    from bs4 import BeautifulSoup
+    from bs4.element import CData, Comment, NavigableString, Script, Stylesheet, Tag
+
+    pieces: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            pieces.append("".join(current))
+            current.clear()
+
+    def walk(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, Tag):
+                classes = set(child.get("class") or ())
+                if classes & DROPPED:
+                    continue
+                if child.name in INLINE and (
+                    child.name != "span"
+                    or all(len(c) <= 3 or c == "pre" for c in classes)
+                ):
+                    walk(child)
+                else:
+                    flush()
+                    walk(child)
+                    flush()
+            elif isinstance(child, Stylesheet):
+                continue
+            elif isinstance(child, (Script, Comment)):
+                flush()
+                pieces.append(str(child))
+            elif isinstance(child, (NavigableString, CData)):
+                current.append(str(child))
+
+    walk(page if isinstance(page, Tag) else BeautifulSoup(page, "html.parser"))
+    flush()
+    return pieces
+
+
+def readable(name: str, text: str) -> list[str]:
+    """The pieces of text a reader sees: an HTML page's pieces (see above), each cell
+    and each output of a notebook, any other file whole."""
+    if name.endswith((".html", ".htm")):
+        return html_pieces(text)
     if name.endswith(".ipynb"):
         try:
             nb = json.loads(text)
         except json.JSONDecodeError:
-            return text
+            return [text]
         parts = []
         for cell in nb.get("cells", []):
             parts.append("".join(cell.get("source", "")))
@@ -264,8 +333,14 @@ def readable(name: str, text: str) -> str:
                 parts.append("".join(output.get("text", "")))
                 for value in output.get("data", {}).values():
                     parts.append(value if isinstance(value, str) else "".join(value))
-        return "\n".join(parts)
-    return text
+        return parts
+    return [text]
+
+
+def piece_runs(pieces: Iterable[str]) -> Iterator[str]:
+    """The runs of words within each piece."""
+    for piece in pieces:
+        yield from runs(words(piece))
 
 
 def search_terms(text: str) -> set[str]:
@@ -275,9 +350,10 @@ def search_terms(text: str) -> set[str]:
     return set(index.get("terms", {})) | set(index.get("titleterms", {}))
 
 
-def html_public_text(full_html: Path, expected_solutions: int) -> str:
-    """The text of the full book's pages outside their solutions (outputs included), or
-    a clear error if the solutions cannot be told apart from the rest of the pages."""
+def html_public_text(full_html: Path, expected_solutions: int) -> list[str]:
+    """The pieces of the full book's pages outside their solutions (outputs included),
+    or a clear error if the solutions cannot be told apart from the rest of the
+    pages."""
     from bs4 import BeautifulSoup
 
     parts, found = [], 0
@@ -288,25 +364,49 @@ def html_public_text(full_html: Path, expected_solutions: int) -> str:
         for block in soup.select("div.solution"):
             block.decompose()
             found += 1
-        parts.append(soup.get_text(" "))
+        parts += html_pieces(soup)
     if found < expected_solutions:
         raise SystemExit(
             f"{full_html}: {found} solution blocks (div.solution) in its pages, "
             f"{expected_solutions} in the notebooks: is it the full book's HTML?"
         )
-    return "\n".join(parts)
+    return parts
+
+
+def executed_outputs(folder: Path) -> list[str]:
+    """The outputs of the executed notebooks under ``folder`` (a build's
+    ``jupyter_execute``): what the book's code prints is no solution text."""
+    pieces = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        for cell in nb.get("cells", []):
+            for output in cell.get("outputs", []):
+                pieces.append("".join(output.get("text", "")))
+                for mime, value in output.get("data", {}).items():
+                    if mime.startswith("text/"):
+                        value = value if isinstance(value, str) else "".join(value)
+                        pieces += html_pieces(value) if mime == "text/html" else [value]
+    return pieces
 
 
 def check(
-    outputs: Iterable[Path], fingerprints: Fingerprints, full_html: Path | None = None
+    outputs: Iterable[Path],
+    fingerprints: Fingerprints,
+    full_html: Path | None = None,
+    executed: Path | None = None,
 ) -> tuple[list[str], int]:
-    """Every leak found under ``outputs``, and the number of files read."""
+    """Every leak found under ``outputs``, and the number of files read. With the full
+    book's HTML or the executed notebooks of the build checked (``executed``), the
+    search index's terms are checked too."""
     leaks: list[str] = []
     solution_stems: dict[str, str] = {}
     if full_html is not None:
         fingerprints.add_public(
             html_public_text(full_html, fingerprints.notebook_blocks)
         )
+    if executed is not None:
+        fingerprints.add_public(executed_outputs(executed))
+    if full_html is not None or executed is not None:
         solution_stems = fingerprints.solution_stems()
     count = 0
     for output in outputs:
@@ -323,10 +423,9 @@ def check(
                 leaks.append(f"{where}: imports optbook_solution")
             if not text:
                 continue
-            seen = readable(name, text)
             hits = {
                 fingerprints.runs[r]
-                for r in runs(words(seen))
+                for r in piece_runs(readable(name, text))
                 if r in fingerprints.runs
             }
             leaks += [f"{where}: text of the solution in {src}" for src in sorted(hits)]
@@ -349,6 +448,12 @@ def main(argv: list[str] | None = None) -> int:
         "outputs", nargs="+", type=Path, help="folders or files to check"
     )
     parser.add_argument("--full-html", type=Path, help="the full book's built HTML")
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        help="the executed notebooks of the build checked (its jupyter_execute): their "
+        "outputs are the book's, and the search index is checked against them",
+    )
     parser.add_argument("--full-book", type=Path, default=ROOT, help="the full book")
     args = parser.parse_args(argv)
     for output in args.outputs:
@@ -356,16 +461,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no such file or folder: {output}")
     fingerprints = Fingerprints(args.full_book)
     full_html = args.full_html if args.full_html and args.full_html.is_dir() else None
-    leaks, count = check(args.outputs, fingerprints, full_html)
-    stems = fingerprints.solution_stems() if full_html else {}
+    executed = args.executed if args.executed and args.executed.is_dir() else None
+    leaks, count = check(args.outputs, fingerprints, full_html, executed)
+    terms = full_html or executed
+    stems = fingerprints.solution_stems() if terms else {}
     print(
         f"check_release: {fingerprints.blocks} solution texts, "
         f"{len(fingerprints.runs)} distinctive {SHINGLE}-word runs, "
         f"{len(fingerprints.identifiers)} identifiers, "
         + (
             f"{len(stems)} search terms found only in solutions; "
-            if full_html
-            else "search terms not checked (no --full-html); "
+            if terms
+            else "search terms not checked (no --full-html, no --executed); "
         )
         + f"{count} files read"
     )

@@ -36,6 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book_tools as bt  # noqa: E402
 
 ROOT = bt.ROOT
+# The students' repository's own workflow (its README's test command, then its book on
+# GitHub Pages): scripts/students-book.yml, written as WORKFLOW, the instructors' one.
+STUDENTS_WORKFLOW = "scripts/students-book.yml"
+WORKFLOW = ".github/workflows/book.yml"
 # Instructors' files: never in the students' release.
 INSTRUCTOR_ONLY = (
     "instructor/",
@@ -45,6 +49,8 @@ INSTRUCTOR_ONLY = (
     "scripts/release.py",
     "scripts/check_release.py",
     "tests/test_release",
+    "tests/test_instructor_guide",
+    STUDENTS_WORKFLOW,
 )
 # The values of intro.md's substitutions in the students' edition (see _config.yml).
 STUDENTS_WORDING = {
@@ -63,22 +69,45 @@ part of it.
 
 **Read the book**: {site}
 
-**On Colab**: open a chapter of the book, use the rocket icon at the top and choose
-*Colab*. The first cell of each notebook installs `optbook` from this repository, at
-the book's version (tag `v{version}`).
+## The homework
 
-**On your machine** (Python 3.10 or newer):
+The homework is {homework}: it says what to hand in (one folder), what your code may
+use, and how the work is marked (the weight of each part and of the report). Your
+instructor grades every submission with `scripts/grade-submissions`, on a private seed,
+each in an isolated process; the same tool is in this repository, so run it on your own
+folder before you hand it in (its options: `scripts/grade-submissions --help`):
+
+```bash
+scripts/setup                                        # once (see below)
+scripts/grade-submissions chapters/my_submission/    # your folder; see grading-results/
+```
+
+## On Colab
+
+Open a chapter of the book, use the rocket icon at the top and choose *Colab*. The first
+cell of each notebook installs `optbook` from this repository, at the book's version
+(tag `v{version}`).
+
+## On your machine (Python 3.10 or newer)
 
 ```bash
 git clone {url}
 cd {name}
-scripts/build-book               # set up .venv, execute the notebooks, build the book
+scripts/setup                    # once: the environment .venv (a few minutes)
+scripts/build-book               # execute the notebooks, build the book: _build/html
 .venv/bin/jupyter lab chapters/  # work on the notebooks (as root: add --allow-root)
-scripts/test                     # ruff, unit tests, every notebook, the strict build
+scripts/test --quick             # ruff and the unit tests (a few minutes)
+scripts/test                     # every test: all notebooks, the build, each page
 ```
 
+Each command sets up `.venv` itself if `scripts/setup` has not run yet. The last one
+also opens every page in Chromium (Debian's `chromium`: `.ci/run` installs it).
 How to write or change a chapter: `CONTRIBUTING.md`.
 """
+
+# What a re-run of the release keeps in its output folder: the git repository that the
+# guide tells instructors to make there, the environment of the release's own checks.
+KEPT = (".git", ".venv")
 
 
 def run(cmd: list[str], **kwargs) -> str:
@@ -145,10 +174,55 @@ def toc_for_students(text: str) -> str:
     return yaml.safe_dump(toc, sort_keys=False)
 
 
+def clear(out: Path) -> None:
+    """Empty ``out`` but for what a re-run keeps (``KEPT``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in out.iterdir():
+        if path.name in KEPT:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
+def homework_chapters(root: Path) -> str:
+    """The homework's chapters for the students' README: "the chapter *Title*
+    (`chapters/homework.ipynb`)", from _toc.yml and each notebook's first heading."""
+    found = []
+    for rel in toc_files(yaml.safe_load((root / "_toc.yml").read_text())):
+        name = Path(rel).name
+        if not name.startswith("homework") or bt.is_solution_chapter(rel):
+            continue
+        path = root / f"{rel}.ipynb"
+        title = name
+        if path.is_file():
+            for cell in nbformat.read(path, as_version=4).cells:
+                heading = re.search(r"^# (.+)$", cell.source, re.MULTILINE)
+                if cell.cell_type == "markdown" and heading:
+                    title = heading[1].strip()
+                    break
+        found.append(f"the chapter *{title}* (`{rel}.ipynb`)")
+    if not found:
+        raise SystemExit("_toc.yml lists no homework chapter (chapters/homework*)")
+    return " and ".join(found)
+
+
+def toc_files(toc: dict) -> list[str]:
+    """The files of a _toc.yml, in order."""
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                yield entry["file"]
+            yield from walk(entry.get("chapters", []) + entry.get("sections", []))
+
+    return list(walk(toc.get("parts", [])))
+
+
 def make_repo(out: Path, url: str, site: str | None) -> dict:
     """Write the students' repository into ``out``; return what it did."""
-    if out.exists():
-        shutil.rmtree(out)
+    clear(out)
     version = bt.book_version(ROOT)
     left_out: dict[str, str] = {}
     solutions = 0
@@ -170,10 +244,16 @@ def make_repo(out: Path, url: str, site: str | None) -> dict:
             bt.set_first_cell(nb, bt.first_cell(url, version))
             bt.clear_outputs(nb)
             nbformat.write(nb, dst)
+        elif rel.startswith("chapters/") and rel.endswith(".md"):
+            stripped, n = bt.strip_solutions(text)
+            solutions += n
+            dst.write_text(stripped)
         elif rel == "_config.yml":
             dst.write_text(config_for_students(text, url))
         elif rel == "_toc.yml":
             dst.write_text(toc_for_students(text))
+        elif rel == WORKFLOW:
+            shutil.copy2(ROOT / STUDENTS_WORKFLOW, dst)
         elif rel == "README.md":
             config = yaml.safe_load((ROOT / "_config.yml").read_text())
             name = url.rstrip("/").rsplit("/", 1)[-1]
@@ -184,6 +264,7 @@ def make_repo(out: Path, url: str, site: str | None) -> dict:
                     name=name,
                     version=version,
                     site=site or "(the course gives the address of its site)",
+                    homework=homework_chapters(ROOT),
                 )
             )
         else:
@@ -195,50 +276,10 @@ def prefill_cache(repo: Path, cache_dir: Path) -> tuple[int, int]:
     """Cache, for the release's notebooks, the outputs of the full book's executed
     notebooks whose code is the same but for the first cell (which does nothing outside
     Colab, and differs: it installs from the students' repository)."""
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
     full_dir = ROOT / "_build" / ".jupyter_cache"
-    if not full_dir.is_dir():
-        return 0, 0
-    full, mine = get_cache(full_dir), get_cache(cache_dir)
-    records = sorted(full.list_cache_records(), key=lambda r: r.created, reverse=True)
-    executed: dict[int, nbformat.NotebookNode] = {}
-
-    def code(nb):
-        return [c for c in nb.cells if c.cell_type == "code"]
-
-    reused = tried = 0
-    for path in sorted((repo / "chapters").glob("*.ipynb")):
-        tried += 1
-        ours = nbformat.read(path, as_version=4)
-        try:
-            mine.match_cache_notebook(ours)
-            reused += 1
-            continue  # cached already
-        except KeyError:
-            pass
-        ours_code = [c.source for c in code(ours)]
-        for record in records:  # the newest run of the same code, if any
-            if record.pk not in executed:
-                executed[record.pk] = full.get_cache_bundle(record.pk).nb
-            done = nbformat.from_dict(executed[record.pk])
-            done_code = code(done)
-            if (
-                [c.source for c in done_code[1:]] != ours_code[1:]
-                or done.metadata.get("kernelspec") != ours.metadata.get("kernelspec")
-                or done_code[0].outputs  # the first cell did something: not a no-op
-            ):
-                continue
-            done_code[0].source = ours_code[0]
-            mine.cache_notebook_bundle(
-                CacheBundleIn(done, uri=str(path), data=record.data),
-                check_validity=False,
-                overwrite=True,
-            )
-            reused += 1
-            break
-    return reused, tried
+    paths = sorted((repo / "chapters").glob("*.ipynb"))
+    reused = sum(bt.reuse_outputs(path, cache_dir, full_dir) for path in paths)
+    return reused, len(paths)
 
 
 def build(repo: Path, out: Path, commit: str) -> Path:
@@ -325,9 +366,17 @@ def main(argv: list[str] | None = None) -> int:
     import check_release
 
     full_html = ROOT / "_build" / "html"
+    executed = out / "_build" / "executed"  # the release's notebooks, as built
+    if not args.no_build:
+        bt.write_executed(
+            sorted((repo / "chapters").glob("*.ipynb")),
+            out / "_build" / ".jupyter_cache",
+            executed,
+        )
     return check_release.main(
         [*map(str, checked)]
         + (["--full-html", str(full_html)] if full_html.is_dir() else [])
+        + (["--executed", str(executed)] if not args.no_build else [])
     )
 
 

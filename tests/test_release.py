@@ -5,6 +5,7 @@ book (scripts/test builds the release and checks it; these tests are the fast pa
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from unittest import mock
 import nbformat
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -122,8 +124,11 @@ def test_a_bad_repository_url_is_refused_clearly(bad):
 
 
 def test_fork_for_class_sets_the_url_everywhere(tmp_path):
-    for name in ("_config.yml", "pyproject.toml"):
+    # (with the lists scripts/setup reads: the environment linked below is up to date)
+    for name in ("_config.yml", "pyproject.toml", "requirements.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
+    (tmp_path / "instructor").mkdir()
+    shutil.copy(ROOT / "instructor/pyproject.toml", tmp_path / "instructor")
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
     shutil.copytree(ROOT / "_ext", tmp_path / "_ext")  # the version is read there
     (tmp_path / "chapters").mkdir()
@@ -322,3 +327,235 @@ def test_the_version_is_read_without_tomllib_too(monkeypatch):
     assert bt.project_version(text) == expected == book_version.project_version(text)
     with pytest.raises(ValueError, match="no project.version"):
         bt.project_version('[tool.x]\nversion = "9"\n')
+
+
+# --- the checker reads pages as the rendering made them
+# -----------------------------------
+
+
+def tiny_book(root: Path, solution: str, public: str) -> check_release.Fingerprints:
+    """The fingerprints of a one-chapter book whose exercise has ``solution``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(public),
+        nbformat.v4.new_markdown_cell(
+            f"{EXERCISE}\n```{{solution}} ex-a\n:class: dropdown\n{solution}\n```\n"
+        ),
+    ]
+    (root / "chapters").mkdir(parents=True)
+    nbformat.write(nb, root / "chapters" / "x.ipynb")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return check_release.Fingerprints(root)
+
+
+def test_equation_numbers_and_rendered_joins_are_no_leak(tmp_path):
+    """The false alarm of a page built alone: the number "(2)" of the equation after
+    ``g_t`` made the run "1 beta 1 g t 2 v t", which a solution's formula holds. The
+    number is not read, and a run never spans two formulas or a formula and prose."""
+    fingerprints = tiny_book(
+        tmp_path,
+        solution=r"Unrolled: $(1-\beta_1) g_t 2 v_t \beta_2$ is the answer.",
+        public="$$\nm_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t\n$$ (eq-m)\n\n"
+        "$$\nv_t = \\beta_2 v_{t-1}\n$$ (eq-v)\n",
+    )
+    page = (
+        '<div class="math" id="equation-m"><span class="eqno">(1)<a class="headerlink"'
+        ' href="#equation-m">#</a></span>\\[\nm_t = \\beta_1 m_{t-1} + (1-\\beta_1) g_t'
+        '\n\\]</div><div class="math"><span class="eqno">(2)</span>\\[\nv_t = '
+        "\\beta_2 v_{t-1}\n\\]</div>"
+    )
+    seen_whole = check_release.runs(
+        check_release.words(BeautifulSoup(page, "html.parser").get_text(" "))
+    )
+    assert set(seen_whole) & set(fingerprints.runs)  # read whole, a false alarm
+    (tmp_path / "page.html").write_text(page)
+    assert check_release.check([tmp_path / "page.html"], fingerprints)[0] == []
+    shown = (  # the solution itself, as a page shows it, is found
+        "<p>Unrolled: <span class='math'>\\((1-\\beta_1) g_t 2 v_t \\beta_2\\)</span>"
+        " is the answer.</p>"
+    )
+    (tmp_path / "page.html").write_text(page + shown)
+    leaks = check_release.check([tmp_path / "page.html"], fingerprints)[0]
+    assert leaks == [
+        "page.html/page.html: text of the solution in chapters/x.ipynb cell 1 block 1"
+    ]
+
+
+def test_the_pieces_of_a_page(tmp_path):
+    """Prose runs through emphasis and code; math, references, glued values and
+    citations are pieces of their own; numbering and header links are not read;
+    scripts and comments are read too."""
+    page = (
+        "<h2><span class='section-number'>3.1. </span>Bias<a class='headerlink'>#</a>"
+        "</h2><p>The <em>first</em> moment <code>m_t</code> is "
+        "<span class='math notranslate'>\\(m_t\\)</span> as in <a class='reference'>"
+        "(3.1)</a> and <span class='pasted-text'>0.25</span> <span class='n'>lr</span>"
+        "</p><script>var x = 1;</script><!-- a comment -->"
+    )
+    assert check_release.html_pieces(page) == [
+        "Bias",
+        "The first moment m_t is ",
+        "\\(m_t\\)",
+        " as in ",
+        "(3.1)",
+        " and ",
+        "0.25",
+        " lr",
+        "var x = 1;",
+        " a comment ",
+    ]
+
+
+@pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=lambda p: p.name)
+def test_every_solution_is_found_as_a_page_shows_it(path, fingerprints):
+    """Not blind: each solution block of the chapters, rendered to HTML (MyST's
+    markdown-it with its math), is still found, by at least 3 runs."""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").use(dollarmath_plugin)
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for block in check_release.split_solutions(cell.source)[0]:
+            body = [
+                line for line in block.split("\n")[1:-1] if not line.startswith(":")
+            ]
+            html = md.render("\n".join(body))
+            found = [
+                r
+                for r in check_release.piece_runs(check_release.html_pieces(html))
+                if r in fingerprints.runs
+            ]
+            assert len(found) >= 3, f"{path.name}: a solution not found:\n{block}"
+
+
+HANDOUT_CHAPTERS = WITH_SOLUTIONS + sorted((ROOT / "chapters").glob("*.md"))
+
+
+@pytest.mark.parametrize("path", HANDOUT_CHAPTERS, ids=lambda p: p.name)
+def test_every_chapters_handout_passes_the_leak_check(path, tmp_path, fingerprints):
+    """What scripts/handout --no-solutions hands out for each chapter, in small: the
+    chapter without its solutions (as scripts/build-page strips it), and a page of it
+    (MyST's markdown-it with its math, code in <pre>), read by the checker: no leak.
+    (The pages Sphinx builds are checked in the release, and one handout's page in
+    tests/test_instructor_guide.py.)"""
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark").use(dollarmath_plugin)
+    if path.suffix == ".md":
+        text, _ = bt.strip_solutions(path.read_text())
+        (tmp_path / path.name).write_text(text)
+        html = md.render(text)
+    else:
+        nb = nbformat.read(path, as_version=4)
+        bt.strip_notebook_solutions(nb)
+        bt.clear_outputs(nb)
+        nbformat.write(nb, tmp_path / path.name)
+        html = "".join(
+            md.render(c.source)
+            if c.cell_type == "markdown"
+            else f"<pre>{c.source}</pre>"
+            for c in nb.cells
+        )
+    (tmp_path / f"{path.stem}.html").write_text(html)
+    leaks, count = check_release.check([tmp_path], fingerprints)
+    assert count == 2 and not leaks, leaks
+
+
+def test_a_markdown_chapters_solution_is_stripped_and_checked(tmp_path):
+    """A Markdown chapter may have exercises too: the release strips its solutions
+    (as it does a notebook's), and the checker knows them."""
+    solution = "Divide the step by the root of the running average of squares, always."
+    text = (
+        f"# X\n\n{EXERCISE}\n```{{solution}} ex-a\n:class: dropdown\n{solution}\n```\n"
+    )
+    book = tmp_path / "book"
+    (book / "chapters").mkdir(parents=True)
+    (book / "chapters" / "x.md").write_text(text)
+    subprocess.run(["git", "init", "-q", str(book)], check=True)
+    fingerprints = check_release.Fingerprints(book)
+    assert fingerprints.blocks == 1 and not fingerprints.blocks_without_fingerprint
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x.md").write_text(text)
+    assert check_release.check([tmp_path / "out"], fingerprints)[0]
+    stripped, removed = bt.strip_solutions(text)
+    assert removed == 1
+    (tmp_path / "out" / "x.md").write_text(stripped)
+    assert not check_release.check([tmp_path / "out"], fingerprints)[0]
+
+
+def test_the_students_repository_has_its_own_workflow_and_readme(students_repo):
+    """Its workflow runs its own test command and publishes its book (actionlint
+    passes); its README says where the homework is, how it is graded, how to set up."""
+    out, _ = students_repo
+    workflow = out / ".github" / "workflows" / "book.yml"
+    text = workflow.read_text()
+    assert text == (ROOT / release.STUDENTS_WORKFLOW).read_text()
+    assert "run: scripts/test" in text and "instructor/" not in text
+    assert "deploy-pages" in text
+    assert not (out / release.STUDENTS_WORKFLOW).exists()
+    lint = subprocess.run(
+        [Path(sys.executable).parent / "actionlint", str(workflow)],
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    readme = (out / "README.md").read_text()
+    for needed in (
+        "`chapters/homework.ipynb`",
+        "scripts/grade-submissions chapters/my_submission/",
+        "marked",
+        "scripts/setup",
+        "scripts/test --quick",
+    ):
+        assert needed in readme, needed
+    setup = (out / "scripts" / "setup").read_text()
+    assert "[ -f instructor/pyproject.toml ]" in setup  # only where it exists
+
+
+def test_a_new_release_keeps_the_git_repository_made_in_it(tmp_path):
+    """INSTRUCTORS.md: git init in repo/; a new release replaces the files, not .git."""
+    out = tmp_path / "repo"
+    url = "https://github.com/my-course/students"
+    release.make_repo(out, url, None)
+    (out / ".git").mkdir()
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (out / "old-file.txt").write_text("from an older release")
+    release.make_repo(out, url, None)
+    assert (out / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert not (out / "old-file.txt").exists()
+    assert (out / "README.md").is_file()
+
+
+def test_search_terms_are_checked_against_the_books_outputs(tmp_path):
+    """With the executed notebooks of the build (no full book needed), a term of the
+    search index that only a solution uses is a leak; a word the book's code prints
+    (an output) is not."""
+    fingerprints = tiny_book(
+        tmp_path / "book",
+        solution="Try the zygomorphic schedule with MultiStepLR instead of this one.",
+        public="Public text about learning rates.",
+    )
+    stems = fingerprints.solution_stems()
+    zygo, multi = (next(s for s, w in stems.items() if w == x) for x in
+                   ("zygomorphic", "multisteplr"))  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    index = {"terms": {zygo: [0], multi: [0], "public": [0]}, "titleterms": {}}
+    (out / "searchindex.js").write_text(f"Search.setIndex({json.dumps(index)})")
+    executed = tmp_path / "jupyter_execute"
+    executed.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(names)")]
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", text="ConstantLR, MultiStepLR, OneCycleLR\n")
+    ]
+    nbformat.write(nb, executed / "x.ipynb")
+    fingerprints = check_release.Fingerprints(tmp_path / "book")
+    leaks = check_release.check([out], fingerprints, executed=executed)[0]
+    assert leaks == [
+        "out/searchindex.js: search terms found only in solutions ['zygomorphic']"
+    ]
