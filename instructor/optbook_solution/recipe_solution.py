@@ -1,4 +1,4 @@
-"""Part A's reference recipe (instructors only): ``make_recipe`` as a student hands it in.
+"""Part A's reference recipe (instructors only): a `make_recipe` as students write it.
 
 Adam with a one-cycle schedule: the learning rate warms up over the first 30 % of the
 updates to a peak three times the best constant rate, then anneals to almost zero, so

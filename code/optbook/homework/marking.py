@@ -71,21 +71,15 @@ class Mark:
 
 
 def _ladder(ber: float, steps: list[tuple[bool, int, str]], missed: str) -> Mark:
+    """The highest rung whose own test and every lower rung's test hold."""
     if not math.isfinite(ber):
         return Mark(0, 0, "no BER")
-    reached = [(points, i + 1, why) for i, (ok, points, why) in enumerate(steps) if ok]
-    if not reached:
-        return Mark(0, 0, missed)
-    # the rungs count from the bottom: the highest one reached whose lower rungs hold
-    rung = 0
-    for i, (ok, _, _) in enumerate(steps):
-        if not ok:
+    mark = Mark(0, 0, missed)
+    for rung, (holds, points, why) in enumerate(steps, start=1):
+        if not holds:
             break
-        rung = i + 1
-    if rung == 0:
-        return Mark(0, 0, missed)
-    points, _, why = reached[rung - 1]
-    return Mark(points, rung, why)
+        mark = Mark(points, rung, why)
+    return mark
 
 
 def mark_part_a(
