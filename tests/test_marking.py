@@ -29,6 +29,8 @@ def test_part_a_rungs():
     assert mark_part_a(0.1833, 5e-5, **A).points == 40
     # a recipe too noisy to be told apart from the course's earns nothing
     assert mark_part_a(0.1845, 1e-3, **A).points == 0
+    # and its spread never lifts it to a higher rung
+    assert mark_part_a(0.1839, 3e-4, **A).points == 15
     assert mark_part_a(math.nan, 5e-5, **A).points == 0
 
 

@@ -93,13 +93,16 @@ def mark_part_a(
 ) -> Mark:
     """Part A's points from the recipe's mean BER and its standard error.
 
-    A rung is reached within the comparison's resolution: twice the standard error of
-    the difference (both means over the private seeds).
+    The first rung must be shown: the mean lies below the course recipe's by more than
+    twice the standard error of the difference. The upper rungs compare the mean with
+    the tuned Adam's, allowing twice the tuned Adam's own standard error: a recipe's
+    spread over seeds never counts in its favour.
     """
-    tolerance = 2 * math.hypot(standard_error, tuned_adam_standard_error)
+    to_course = 2 * math.hypot(standard_error, tuned_adam_standard_error)
+    tolerance = 2 * tuned_adam_standard_error
     halfway = 0.5 * (tuned_adam + genie)
     steps = [
-        (ber < course - tolerance, *PART_A_RUNGS[0]),
+        (ber < course - to_course, *PART_A_RUNGS[0]),
         (ber <= tuned_adam + tolerance, *PART_A_RUNGS[1]),
         (ber <= halfway + tolerance, *PART_A_RUNGS[2]),
     ]
