@@ -7,7 +7,8 @@ once, writes ``--submissions`` folders that each hold its code in ``detector.py`
 its weights in ``weights.pt`` (the submission contract), and grades them all with
 :func:`optbook.homework.submissions.grade_submissions`: the full protocol (81 Eb/N0
 points, standard error 1e-4, the conditional estimator), a fresh private seed, every
-submission in its own isolated process, ``--jobs`` at a time, and the yardsticks (the
+submission in its own bubblewrap sandbox (a fresh Python and torch each, started
+outside its clock), ``--jobs`` at a time, and the yardsticks (the
 per-symbol limit and the course baseline, trained once with 1600 SGD steps) once.
 
 It prints the yardsticks' time (paid once per seed), each submission's time, and the

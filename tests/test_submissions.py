@@ -283,7 +283,7 @@ def test_write_and_check_a_submission_from_a_notebook(tmp_path):
     model = namespace["MyDetector"]()
     folder = write_submission(tmp_path / "mine", model_source, model.state_dict())
     assert sorted(p.name for p in folder.iterdir()) == ["detector.py", "weights.pt"]
-    result = check_submission(folder, seed=12, small=True)
+    result = check_submission(folder, seed=12, small=True, level=False)
     assert result.verdict == "ok", (result.detail, result.log)
     assert 0 < result.ber < 1 and "| mine |" in result._repr_markdown_()
     with pytest.raises(ValueError, match="must define make_detector"):
@@ -346,3 +346,51 @@ def _processes_with(marker: str) -> list[int]:
         except OSError:
             pass
     return found
+
+
+PLAIN_SCRIPT = """
+from optbook.homework.submissions import check_submission, write_submission
+
+folder = write_submission(
+    {folder!r},
+    "from optbook.homework.grading import NearestPointDetector\\n\\n"
+    "def make_detector():\\n    return NearestPointDetector()\\n",
+)
+result = check_submission(folder, seed=12)
+print("RESULT", result.verdict, result.level, len(result.grade.rows))
+"""
+
+
+def test_check_submission_runs_from_a_plain_script_and_fills_the_level(tmp_path):
+    """No ``if __name__ == "__main__":`` needed; the ladder's 81 points; a level."""
+    script = tmp_path / "check.py"
+    script.write_text(PLAIN_SCRIPT.format(folder=str(tmp_path / "mine")))
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1]
+    assert line == "RESULT ok 2 81", done.stdout  # nearest point: rung 2 of 4
+    assert "Traceback" not in done.stderr
+
+
+def test_weights_from_outside_the_folder_fail_the_check(tmp_path):
+    """The check runs a copy of the folder, in the sandbox: as the grade would."""
+    model = torch.nn.Linear(2, 4)
+    elsewhere = tmp_path / "elsewhere.pt"
+    torch.save(model.state_dict(), elsewhere)
+    source = (
+        "import torch\n\n"
+        "def make_detector():\n"
+        "    model = torch.nn.Linear(2, 4)\n"
+        f"    model.load_state_dict(torch.load({str(elsewhere)!r}))\n"
+        "    return lambda received: model(torch.view_as_real(received))\n"
+    )
+    folder = write_submission(tmp_path / "mine", source)
+    result = check_submission(folder, seed=3, level=False)
+    assert result.verdict == "make_detector() failed", (result.detail, result.log)
+    assert "No such file" in result.detail

@@ -9,8 +9,11 @@
 - :mod:`optbook.homework.limits` -- exact BER curves by quadrature, and reading a BER
   curve (where it crosses a BER, the gap in dB between two curves)
 - :mod:`optbook.homework.submissions` -- the submission contract (``detector.py`` with
-  ``make_detector()``), writing and checking a submission, and grading a class in
-  isolated processes (``scripts/grade-submissions``)
+  ``make_detector()``), writing a submission and checking it as the grader will
+- :mod:`optbook.homework.class_grading` -- grading a class, every submission in its
+  sandbox, and the results as data; :mod:`optbook.homework.grade_cli` -- the command
+  ``scripts/grade-submissions``
+- :mod:`optbook.homework.sandbox` -- the bubblewrap sandbox each submission runs in
 
 The reference solution is not here: it lives in the instructor-side package
 ``optbook_solution`` (folder ``instructor/`` of the book's repository), which the

@@ -68,7 +68,12 @@ def confine(settings: dict) -> None:
         limit = getattr(resource, name)
         hard = resource.getrlimit(limit)[1]
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(limit, (value, value))  # the hard limit: no raising it
+        try:
+            resource.setrlimit(limit, (value, value))  # the hard limit: no raising it
+        except (ValueError, OSError):
+            if sys.platform.startswith("linux"):
+                raise
+            # macOS refuses some limits (the student's own check runs unsandboxed)
     keep = {0, 1, 2, settings["channel_fd"]}
     for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
         if int(name) not in keep:

@@ -218,10 +218,10 @@ def bwrap_command(
 ) -> list[str]:
     """The command line that runs ``program`` in a sandbox (see the module's text).
 
-    ``ids``: as root, the fresh ``(uid, gid)``. Then an outer bwrap (root, a mount
-    namespace only) first builds a view in which the Python folders and the copy are
-    reachable through world-readable folders (``/root`` is not), and ``setpriv`` drops
-    to the fresh ids before the real sandbox starts in that view.
+    ``ids``: as root, the fresh ``(uid, gid)``. Then an outer bwrap (root, mount and
+    pid namespaces only) first builds a view in which the Python folders and the copy
+    are reachable through world-readable folders (``/root`` is not), and ``setpriv``
+    drops to the fresh ids before the real sandbox starts in that view.
     """
     _, folders = _python_paths()
     bwrap = _bwrap() or "bwrap"
@@ -243,7 +243,10 @@ def bwrap_command(
     command += ["--chdir", "/tmp", "--", *program]
     if ids is None:
         return command
-    outer = [bwrap, "--die-with-parent", "--perms", "0755", "--dir", "/etc"]
+    # its own pid namespace: if the grader dies, the outer bwrap dies with it and
+    # takes every process inside (the nested sandbox included) along
+    outer = [bwrap, "--die-with-parent", "--unshare-pid"]
+    outer += ["--perms", "0755", "--dir", "/etc"]
     outer += _system_view()
     outer += ["--bind", "/proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     made = {"/", "/tmp", "/usr", "/proc", "/dev"}
@@ -254,6 +257,7 @@ def bwrap_command(
                 outer += ["--perms", "0755", "--dir", str(parent)]
         outer += ["--ro-bind", path, path]
     drop = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups"]
+    drop += ["--pdeathsig", "SIGKILL"]
     return [*outer, "--", *drop, "--", *command]
 
 
@@ -348,6 +352,8 @@ class Sandbox:
         return bytes(self._tail).decode("utf-8", "replace")
 
     def _watch_memory(self) -> None:
+        if not os.path.isdir("/proc"):
+            return  # not Linux: the per-process address space is the only bound
         limit = self.limits.memory_limit_mb
         while self.process.poll() is None:
             used = memory_of_tree(self.process.pid)
