@@ -14,6 +14,12 @@
   sandbox, and the results as data; :mod:`optbook.homework.grade_cli` -- the command
   ``scripts/grade-submissions``
 - :mod:`optbook.homework.sandbox` -- the bubblewrap sandbox each submission runs in
+- :mod:`optbook.homework.recipes` -- Part A: the fixed network, the budget, the training
+  recipe's contract, training with a recipe and grading it over seeds
+- :mod:`optbook.homework.impairments` -- Part B: the channel with per-frame IQ
+  imbalance, compression and phase offset, its genie and its classical yardstick
+- :mod:`optbook.homework.marking` -- the weights of the parts and the rungs of each;
+  :mod:`optbook.homework.part_grading` -- grading a class on Part A or Part B
 
 The reference solution is not here: it lives in the instructor-side package
 ``optbook_solution`` (folder ``instructor/`` of the book's repository), which the

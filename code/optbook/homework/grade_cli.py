@@ -13,6 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -82,6 +83,14 @@ def parser() -> argparse.ArgumentParser:
         help="skip the per-symbol limit and the course baseline (no levels)",
     )
     parse.add_argument(
+        "--part",
+        choices=("warm-up", "A", "B"),
+        default="warm-up",
+        help="warm-up: detectors on the plain channel (the default); A: training "
+        "recipes (recipe.py) for the fixed network; B: detectors on the impaired "
+        "channel",
+    )
+    parse.add_argument(
         "--no-sandbox",
         action="store_true",
         help="run submissions WITHOUT isolation (only for code you trust, on a host "
@@ -103,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_sandbox:
         print("WARNING: --no-sandbox: submissions run with your rights, unconfined")
     try:
-        grading = grade_submissions(
+        grading = (
+            _grade_part(args, seed) if args.part != "warm-up" else None
+        ) or grade_submissions(
             args.folders,
             seed=seed,
             protocol=SMALL if args.small else FULL,
@@ -133,6 +144,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (" (fresh seed recorded there)" if fresh else "")
     )
     return 0
+
+
+def _grade_part(args: argparse.Namespace, seed: int):
+    """Part A or B (:mod:`optbook.homework.part_grading`)."""
+    from optbook.homework.part_grading import (
+        PART_A,
+        PART_A_TIME_LIMIT_S,
+        PART_B,
+        grade_part_a,
+        grade_part_b,
+    )
+
+    # a recipe trains several networks: more time, unless --time-limit says otherwise
+    default = Limits().time_limit_s == args.time_limit and args.part == "A"
+    limits = Limits(
+        time_limit_s=PART_A_TIME_LIMIT_S if default else args.time_limit,
+        memory_limit_mb=args.memory_limit,
+    )
+    protocol = PART_A if args.part == "A" else PART_B
+    if args.small:
+        protocol = replace(protocol, target_standard_error=4e-4)
+    grade_part = grade_part_a if args.part == "A" else grade_part_b
+    return grade_part(
+        args.folders,
+        seed=seed,
+        limits=limits,
+        jobs=args.jobs,
+        isolated=not args.no_sandbox,
+        protocol=protocol,
+    )
 
 
 if __name__ == "__main__":

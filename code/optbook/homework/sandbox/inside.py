@@ -219,7 +219,15 @@ def _logits_bytes(channel: socket.socket, logits, expected: tuple) -> bytes | No
     return struct.pack("<III", *array.shape) + array.tobytes()
 
 
+def serve_recipe(channel: socket.socket, folder: Path) -> None:
+    """The ``"recipe"`` task (Part A): see :mod:`.recipe_task`."""
+    from optbook.homework.sandbox.recipe_task import serve
+
+    serve(channel, folder)
+
+
 TASKS: dict[str, Callable[[socket.socket, Path], None]] = {
     "detector": serve_detector,
+    "recipe": serve_recipe,
 }
 """The task kinds a sandbox can serve: name -> ``serve(channel, folder)``."""
