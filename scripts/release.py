@@ -78,9 +78,13 @@ each in an isolated process; the same tool is in this repository, so run it on y
 folder before you hand it in (its options: `scripts/grade-submissions --help`):
 
 ```bash
-scripts/setup                                        # once (see below)
-scripts/grade-submissions chapters/my_submission/    # your folder; see grading-results/
+scripts/setup                                              # once (see below)
+scripts/grade-submissions --part A chapters/my_recipe/     # Part A: your recipe
+scripts/grade-submissions --part B chapters/my_detector/   # Part B: your detector
+scripts/grade-submissions chapters/my_submission/          # the warm-up
 ```
+
+The results, with your rung and its points, are in `grading-results/`.
 
 ## On Colab
 
