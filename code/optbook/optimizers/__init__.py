@@ -25,7 +25,9 @@ from optbook.optimizers.radam import RAdam
 from optbook.optimizers.rmsprop import RMSprop
 from optbook.optimizers.schedule_free import ScheduleFreeAdamW
 from optbook.optimizers.sgd import SGD
+from optbook.optimizers.shampoo import Shampoo
 from optbook.optimizers.sign import SignSGD
+from optbook.optimizers.soap import SOAP
 from optbook.optimizers.sparse_adam import SparseAdam
 
 TORCH_REFERENCES: dict[type[PerParameterOptimizer], type[torch.optim.Optimizer]] = {
@@ -58,7 +60,9 @@ __all__ = [
     "PerParameterOptimizer",
     "RMSprop",
     "SGD",
+    "SOAP",
     "ScheduleFreeAdamW",
+    "Shampoo",
     "SignSGD",
     "SparseAdam",
     "TORCH_REFERENCES",
