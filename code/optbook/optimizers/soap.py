@@ -5,7 +5,7 @@ eigenvectors Q_L and Q_R. SOAP (Vyas et al., 2024) rotates the gradient into tha
 runs Adam's diagonal scaling there, where the curvature is closest to diagonal, and
 rotates the step back:
 
-    (soap.1)  L <- L + (1 - b)(G G^T - L),  R <- R + (1 - b)(G^T G - R)  (shampoo_beta b)
+    (soap.1)  L <- L + (1 - b)(G G^T - L), R <- R + (1 - b)(G^T G - R) (b: shampoo_beta)
     (soap.2)  G' = Q_L^T G Q_R                                 (rotate the gradient)
     (soap.3)  m <- beta1 m + (1 - beta1) G,   v <- beta2 v + (1 - beta2) G'**2
     (soap.4)  W <- W - lr sqrt(1 - beta2**s) / (1 - beta1**s)
