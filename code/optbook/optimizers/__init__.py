@@ -5,7 +5,10 @@ optimizer to the ``torch.optim`` class it reproduces (same constructor, same sta
 steps); AdaBelief's and Lion's references are their authors' packages
 (``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the
 tests import them). ``SignSGD`` (sign descent with momentum) has no reference of its
-own: it is proven equal to Lion with its two betas equal.
+own: it is proven equal to Lion with its two betas equal. ``ScheduleFreeAdamW``,
+``Shampoo`` and ``SOAP`` are proven equal to packages from the index
+(``schedulefree.AdamWScheduleFree``, ``pytorch_optimizer.Shampoo`` and
+``pytorch_optimizer.SOAP``; tests/test_frontier_optimizers.py).
 """
 
 import torch
