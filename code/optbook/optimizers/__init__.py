@@ -5,7 +5,10 @@ optimizer to the ``torch.optim`` class it reproduces (same constructor, same sta
 steps); AdaBelief's and Lion's references are their authors' packages
 (``adabelief-pytorch``, ``lion-pytorch``), which are not dependencies of optbook (the
 tests import them). ``SignSGD`` (sign descent with momentum) has no reference of its
-own: it is proven equal to Lion with its two betas equal.
+own: it is proven equal to Lion with its two betas equal. ``ScheduleFreeAdamW``,
+``Shampoo`` and ``SOAP`` are proven equal to packages from the index
+(``schedulefree.AdamWScheduleFree``, ``pytorch_optimizer.Shampoo`` and
+``pytorch_optimizer.SOAP``; tests/test_frontier_optimizers.py).
 """
 
 import torch
@@ -23,8 +26,11 @@ from optbook.optimizers.muon import Muon
 from optbook.optimizers.nadam import NAdam
 from optbook.optimizers.radam import RAdam
 from optbook.optimizers.rmsprop import RMSprop
+from optbook.optimizers.schedule_free import ScheduleFreeAdamW
 from optbook.optimizers.sgd import SGD
+from optbook.optimizers.shampoo import Shampoo
 from optbook.optimizers.sign import SignSGD
+from optbook.optimizers.soap import SOAP
 from optbook.optimizers.sparse_adam import SparseAdam
 
 TORCH_REFERENCES: dict[type[PerParameterOptimizer], type[torch.optim.Optimizer]] = {
@@ -57,6 +63,9 @@ __all__ = [
     "PerParameterOptimizer",
     "RMSprop",
     "SGD",
+    "SOAP",
+    "ScheduleFreeAdamW",
+    "Shampoo",
     "SignSGD",
     "SparseAdam",
     "TORCH_REFERENCES",
