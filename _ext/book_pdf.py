@@ -133,6 +133,8 @@ def _latex_settings(app, config) -> None:
     # Wide tables shrink to the text width instead of running off the page.
     elements["preamble"] = preamble + LATEX_PREAMBLE
     config.latex_elements = elements
+    # makeindex (in TeX Live's binaries) for the index, not xindy (a package of its own)
+    config.latex_use_xindy = False
     extra = list(config.latex_additional_files or [])
     bbm = str(Path(__file__).parent / "latex" / "bbm.sty")
     config.latex_additional_files = [*extra, bbm]

@@ -51,7 +51,9 @@ class ZipfLanguage:
         ranks = torch.arange(1, vocab + 1, dtype=torch.float32)
         self.base_logits = -alpha * torch.log(ranks)
         if not isinstance(rank, int) or rank < 1:
-            raise ValueError(f"rank (of the grammar's tables) must be >= 1, got {rank!r}")
+            raise ValueError(
+                f"rank (of the grammar's tables) must be >= 1, got {rank!r}"
+            )
 
         def table() -> Tensor:  # a rank-`rank` table whose entries are about N(0, 1)
             left = torch.randn(vocab, rank, generator=generator)
