@@ -22,6 +22,7 @@ over its text.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import re
@@ -200,14 +201,18 @@ def pdf_pages(pdf: Path) -> int:
 
 
 def leak_check(pdf: Path, quiet: bool = False) -> int:
-    """The students' leak check (scripts/check_release.py) over the PDF's text: its exit
-    status (1 when it found solution text)."""
+    """The students' leak check (scripts/check_release.py) over the PDF's text, line by
+    line: its exit status (1 when it found solution text)."""
     with tempfile.TemporaryDirectory() as tmp:
         text = subprocess.run(
             ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
             text=True, check=True,
         ).stdout
-        (Path(tmp) / f"{pdf.stem}.txt").write_text(text)
+        # One piece per line of the PDF, as the checker reads an HTML page in pieces: a
+        # run of words across a box's title and its first line is no text of the book.
+        lines = "".join(f"<p>{html.escape(line)}</p>\n" for line in text.splitlines())
+        page = f"<html><body>{lines}</body></html>"
+        (Path(tmp) / f"{pdf.stem}.html").write_text(page)
         cmd = [sys.executable, str(ROOT / "scripts" / "check_release.py"), tmp]
         full_html = ROOT / "_build" / "html"
         if full_html.is_dir():
