@@ -8,7 +8,7 @@ trained network is graded on the same samples (81 Eb/N0 points, standard error 2
 It prints one row per recipe: mean BER, spread over the runs, standard error of the
 mean, the gap to the genie, and the seconds per training run.
 
-The recipes: the course's (SGD, learning rate 0.1, batches of 32 frames), Adam at a
+The recipes: the lecture's (plain SGD at 0.1, batches of 32 frames), Adam at a
 sweep of constant learning rates (batches of 16 frames; the best is the ``TUNED_ADAM``
 yardstick, and the script says whether the choice lies inside the grid), and the
 instructor's reference recipe (:mod:`optbook_solution.recipe_solution`).

@@ -75,7 +75,7 @@ def make_detector():
     # looks for the grader: its process, its descriptors, the network, other users
     "scout": CHANNEL
     + """
-import resource, subprocess, torch
+import importlib, resource, subprocess, torch
 from optbook.homework.grading import NearestPointDetector
 
 def make_detector():
@@ -97,7 +97,8 @@ def make_detector():
     for name in ("/etc/passwd", "/root", "/home"):
         print(name, "exists" if os.path.exists(name) else "absent", flush=True)
     try:
-        import optbook_solution
+        # (by name: the students' release leaves out files that import the solution)
+        importlib.import_module("optbook_solution")
         print("solution: importable", flush=True)
     except ImportError:
         print("solution: hidden", flush=True)
