@@ -286,9 +286,15 @@ async (phase) => {
   if (phase === 'dark') {
     // The theme's dark mode, as its toggle sets it; then every visible text (and every
     // equation) against the background it is drawn on: WCAG's contrast ratio.
+    // No transition: the colours are measured as they end, not half-way from light.
+    const still = document.createElement('style');
+    still.textContent = '*, *::before, *::after { transition: none !important; ' +
+                        'animation: none !important; }';
+    document.head.appendChild(still);
     document.documentElement.dataset.theme = 'dark';
     document.documentElement.dataset.mode = 'dark';
     await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    await new Promise(r => setTimeout(r, 50));
     const rgba = (c) => {
       const m = c.match(/rgba?\(([^)]+)\)/);
       if (!m) return [0, 0, 0, 0];
