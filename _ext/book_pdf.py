@@ -116,6 +116,8 @@ def _latex_settings(app, config) -> None:
     elements = dict(config.latex_elements or {})
     elements.setdefault("papersize", "a4paper")
     elements.setdefault("pointsize", "10pt")
+    # chapters start on the next page, not the next right-hand one (no blank pages)
+    elements.setdefault("extraclassoptions", "openany,oneside")
     # DejaVu ships with Debian's fonts-dejavu-core (the browser check needs it too) and
     # covers the Greek letters and arrows the prose uses; the code font is narrow enough
     # for 88 columns at \small.
